@@ -1,0 +1,211 @@
+/*
+ * admin.c -- the server ops: ping, hello, stat, list, info, delete, cancel.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+#include "version.h"
+#include "wait.h"
+#include "xmalloc.h"
+
+static int
+admin_ping(struct request *rq)
+{
+	rq_reply(rq);
+	return (HR_DONE);
+}
+
+static int
+admin_hello(struct request *rq)
+{
+	const char	*name, *why;
+	size_t		 len;
+	json_t		*r;
+
+	if (rq_opt_string(rq, "client", &name, &len) == -1)
+		return (HR_ERROR);
+	if (name != NULL) {
+		if (!psync_name_valid(name, len, &why))
+			return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+			    "field 'client': %s", why));
+		free(rq->conn->client);
+		rq->conn->client = xstrndup(name, len);
+	}
+	r = rq_reply(rq);
+	json_object_set_new(r, "server", json_string("psyncd"));
+	json_object_set_new(r, "version", json_string(PSYNCD_VERSION));
+	json_object_set_new(r, "protocol", json_integer(PSYNC_PROTOCOL_VERSION));
+	json_object_set_new(r, "session",
+	    json_integer((json_int_t)rq->conn->session));
+	return (HR_DONE);
+}
+
+static int
+admin_stat(struct request *rq)
+{
+	struct server	*srv = rq->srv;
+	struct timespec	 now;
+	json_t		*r, *types, *limits;
+	int		 k;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
+		now = srv->started;
+	r = rq_reply(rq);
+	json_object_set_new(r, "version", json_string(PSYNCD_VERSION));
+	json_object_set_new(r, "uptime", json_real(
+	    (double)(now.tv_sec - srv->started.tv_sec) +
+	    (double)(now.tv_nsec - srv->started.tv_nsec) / 1e9));
+	json_object_set_new(r, "connections", json_integer(srv->nconns));
+	json_object_set_new(r, "objects",
+	    json_integer((json_int_t)srv->objects.count));
+	types = json_object();
+	for (k = 0; k < OBJ__COUNT; k++)
+		json_object_set_new(types, objtypes[k]->name, json_integer(
+		    (json_int_t)srv->objects.per_kind[k]));
+	json_object_set_new(r, "types", types);
+	json_object_set_new(r, "ops", json_integer((json_int_t)srv->ops));
+	limits = json_object();
+	json_object_set_new(limits, "max_connections",
+	    json_integer(srv->cfg.max_connections));
+	json_object_set_new(limits, "max_objects",
+	    json_integer((json_int_t)srv->cfg.max_objects));
+	json_object_set_new(limits, "max_line",
+	    json_integer((json_int_t)srv->cfg.max_line));
+	json_object_set_new(limits, "max_pending",
+	    json_integer(srv->cfg.max_pending));
+	json_object_set_new(limits, "max_output",
+	    json_integer((json_int_t)srv->cfg.max_output));
+	json_object_set_new(r, "limits", limits);
+	return (HR_DONE);
+}
+
+static int
+object_cmp(const void *a, const void *b)
+{
+	const struct object	*x = *(const struct object *const *)a;
+	const struct object	*y = *(const struct object *const *)b;
+	size_t			 n = x->namelen < y->namelen ? x->namelen :
+				    y->namelen;
+	int			 c;
+
+	if ((c = memcmp(object_name(x), object_name(y), n)) != 0)
+		return (c);
+	return ((int)x->namelen - (int)y->namelen);
+}
+
+static int
+admin_list(struct request *rq)
+{
+	struct object	*o, **v;
+	const char	*prefix;
+	size_t		 plen, n = 0, i;
+	json_t		*list;
+
+	if (rq_opt_string(rq, "prefix", &prefix, &plen) == -1)
+		return (HR_ERROR);
+	/* Sorted by name, so that the output is stable. */
+	v = xcalloc(rq->srv->objects.count, sizeof(*v));
+	for (o = rq->srv->objects.head; o != NULL; o = o->hh.next) {
+		if (prefix == NULL || (o->namelen >= plen &&
+		    memcmp(object_name(o), prefix, plen) == 0))
+			v[n++] = o;
+	}
+	qsort(v, n, sizeof(*v), object_cmp);
+	list = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, object_describe(v[i], false));
+	free(v);
+	json_object_set_new(rq_reply(rq), "objects", list);
+	return (HR_DONE);
+}
+
+static int
+admin_info(struct request *rq)
+{
+	struct object	*o;
+	const char	*name;
+	size_t		 len;
+	json_t		*d;
+	char		 q[96];
+
+	if (rq_name(rq, "name", &name, &len) == -1)
+		return (HR_ERROR);
+	if ((o = object_find(rq->srv, name, len)) == NULL)
+		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object '%s'",
+		    quote(q, sizeof(q), name, len)));
+	d = object_describe(o, true);
+	json_object_update(rq_reply(rq), d);
+	json_decref(d);
+	return (HR_DONE);
+}
+
+static int
+admin_delete(struct request *rq)
+{
+	struct object	*o;
+	struct wait	*w;
+	struct hold	*h;
+	const char	*name;
+	size_t		 len;
+	bool		 force;
+	char		 q[96];
+
+	if (rq_name(rq, "name", &name, &len) == -1 ||
+	    rq_bool(rq, "force", false, &force) == -1)
+		return (HR_ERROR);
+	if ((o = object_find(rq->srv, name, len)) == NULL)
+		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object '%s'",
+		    quote(q, sizeof(q), name, len)));
+	if (!force && (o->nholders > 0 || o->nwaiters > 0 || o->pins > 0))
+		return (rq_fail(rq, PSYNC_ERR_BUSY, "%s '%s' has %u holders "
+		    "and %u waiters; use force to delete it", o->type->name,
+		    quote(q, sizeof(q), name, len), o->nholders,
+		    o->nwaiters + o->pins));
+	while ((w = TAILQ_FIRST(&o->waiters)) != NULL)
+		wait_end(rq->srv, w, WAIT_DELETED);
+	while ((h = TAILQ_FIRST(&o->holders)) != NULL)
+		o->type->hold_lost(rq->srv, o, h);
+	object_destroy(rq->srv, o);
+	rq_reply(rq);
+	return (HR_DONE);
+}
+
+static int
+admin_cancel(struct request *rq)
+{
+	struct wait	*w;
+	json_t		*target;
+
+	target = json_object_get(rq->json, "target");
+	if (target == NULL)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "missing field 'target'"));
+	if (!json_is_string(target) && !json_is_integer(target))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'target' must be a string or an integer"));
+	/* The oldest pending request with that id. */
+	TAILQ_FOREACH(w, &rq->conn->waits, conn_entry) {
+		if (wait_id_equal(w->id, target))
+			break;
+	}
+	if (w != NULL)
+		wait_end(rq->srv, w, WAIT_CANCELLED);
+	json_object_set_new(rq_reply(rq), "cancelled", json_boolean(w != NULL));
+	return (HR_DONE);
+}
+
+const struct verb admin_verbs[] = {
+	{ PSYNC_OP_PING, admin_ping },
+	{ PSYNC_OP_HELLO, admin_hello },
+	{ PSYNC_OP_STAT, admin_stat },
+	{ PSYNC_OP_LIST, admin_list },
+	{ PSYNC_OP_INFO, admin_info },
+	{ PSYNC_OP_DELETE, admin_delete },
+	{ PSYNC_OP_CANCEL, admin_cancel },
+	{ 0, NULL }
+};

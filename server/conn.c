@@ -1,0 +1,328 @@
+/*
+ * conn.c -- one client connection.
+ *
+ * Bytes in: the bufferevent's input is cut into lines by psync_frame_next
+ * before anything is parsed, so a line over --max-line is refused having
+ * cost at most --max-line + 2 bytes (the read high-watermark keeps the
+ * buffer there).  Bytes out: replies are dumped straight into the output
+ * buffer; a client that lets more than --max-output pile up is cut off.
+ * Death: conn_lost() drops the connection's waits, then its holds, in one
+ * pass, and the freed objects are handed on before the event ends.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+#include "wait.h"
+#include "xmalloc.h"
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_free(struct conn *);
+
+/* How long a closing connection may take to read its last replies. */
+#define CONN_FLUSH_TIMEOUT	5
+
+struct conn *
+conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
+{
+	struct bufferevent	*bev;
+
+	bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_error("conn_new: bufferevent_socket_new failed");
+		if (close(fd) == -1)
+			log_warn("conn_new: close: %s", strerror(errno));
+		return (NULL);
+	}
+	return (conn_new_bev(srv, bev, pid, uid, gid));
+}
+
+struct conn *
+conn_new_bev(struct server *srv, struct bufferevent *bev, pid_t pid,
+    uid_t uid, gid_t gid)
+{
+	struct conn		*c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->srv = srv;
+	c->bev = bev;
+	c->session = ++srv->next_session;
+	c->pid = pid;
+	c->uid = uid;
+	c->gid = gid;
+	TAILQ_INIT(&c->waits);
+	TAILQ_INIT(&c->holds);
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+
+	bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, c);
+	/* Never buffer more than one maximal line plus "\r\n". */
+	bufferevent_setwatermark(bev, EV_READ, 0, srv->cfg.max_line + 2);
+	if (bufferevent_enable(bev, EV_READ) == -1) {
+		log_error("conn_new: bufferevent_enable failed");
+		conn_lost(c, false);
+		return (NULL);
+	}
+	log_debug("session %llu opened: pid %ld uid %lu",
+	    (unsigned long long)c->session, (long)pid, (unsigned long)uid);
+	return (c);
+}
+
+void
+conn_send(struct conn *c, json_t *reply)
+{
+	struct evbuffer		*out;
+	struct evbuffer_iovec	 vec;
+	size_t			 need, space = 512;
+
+	if (c->flags & (CONN_DOOMED | CONN_CLOSING))
+		return;
+	out = bufferevent_get_output(c->bev);
+	/*
+	 * The cap bounds what piles up, checked before adding, so that one
+	 * large reply (a list of many objects) still goes out whole.
+	 */
+	if (evbuffer_get_length(out) > c->srv->cfg.max_output) {
+		log_warn("session %llu: over %zu bytes of unread replies; "
+		    "closing it", (unsigned long long)c->session,
+		    c->srv->cfg.max_output);
+		conn_doom(c);
+		return;
+	}
+	/* Dump into the output buffer's own space: no intermediate copy. */
+	for (;;) {
+		if (evbuffer_reserve_space(out, (ev_ssize_t)space, &vec, 1) != 1)
+			goto fail;
+		need = json_dumpb(reply, vec.iov_base, space - 1, JSON_COMPACT |
+		    JSON_REAL_PRECISION(12));
+		if (need == 0)
+			goto fail;
+		if (need < space) {
+			((char *)vec.iov_base)[need] = '\n';
+			vec.iov_len = need + 1;
+			if (evbuffer_commit_space(out, &vec, 1) == -1)
+				goto fail;
+			return;
+		}
+		space = need + 1;
+	}
+fail:
+	log_error("conn_send: session %llu: cannot queue a reply",
+	    (unsigned long long)c->session);
+	conn_doom(c);
+}
+
+void
+conn_doom(struct conn *c)
+{
+	if (c->flags & (CONN_DOOMED | CONN_CLOSING))
+		return;
+	c->flags |= CONN_DOOMED;
+	TAILQ_INSERT_TAIL(&c->srv->doomed, c, doomed_entry);
+	event_active(c->srv->reaper, 0, 0);
+}
+
+void
+conn_reap(struct server *srv)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&srv->doomed)) != NULL)
+		conn_lost(c, false);
+}
+
+/*
+ * Cut the input into lines and run each.  At EOF the bytes after the last
+ * "\n" are the last line.  Returns -1 if the connection must close now
+ * (a line over the limit), after queueing its too_large reply.
+ */
+static int
+conn_process_input(struct conn *c, bool at_eof)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct psync_line	 line;
+	const char		*buf;
+	size_t			 size, off = 0;
+	json_t			*reply;
+	char			 msg[96];
+	int			 rc = 0;
+
+	size = evbuffer_get_length(in);
+	if (size == 0)
+		return (0);
+	/* One contiguous view; usually the input is a single chain already. */
+	if ((buf = (const char *)evbuffer_pullup(in, -1)) == NULL)
+		return (-1);
+	while (off < size && !(c->flags & (CONN_DOOMED | CONN_CLOSING)) &&
+	    !c->srv->stopping) {
+		switch (psync_frame_next(buf + off, size - off,
+		    c->srv->cfg.max_line, at_eof, &line)) {
+		case PSYNC_FRAME_PARTIAL:
+			goto out;
+		case PSYNC_FRAME_TOO_LARGE:
+			snprintf(msg, sizeof(msg), "request line over %zu "
+			    "bytes; closing the connection",
+			    c->srv->cfg.max_line);
+			reply = reply_new_error(NULL, PSYNC_ERR_TOO_LARGE, msg);
+			conn_send(c, reply);
+			json_decref(reply);
+			log_info("session %llu: %s",
+			    (unsigned long long)c->session, msg);
+			off = size;
+			rc = -1;
+			goto out;
+		case PSYNC_FRAME_LINE:
+			off += line.consumed;
+			if (line.len > 0)
+				request_line(c, line.start, line.len);
+			break;
+		}
+	}
+out:
+	if (evbuffer_drain(in, off) == -1)
+		rc = -1;
+	return (rc);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (conn_process_input(c, false) == -1)
+		conn_lost(c, true);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	/* Called once the output has drained (low watermark 0). */
+	if (c->flags & CONN_CLOSING)
+		conn_free(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (c->flags & CONN_CLOSING) {
+		/* Error or timeout while flushing the last replies. */
+		conn_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		/*
+		 * End of input: answer what is complete, the final line
+		 * without "\n" included, flush, then release everything.
+		 */
+		conn_process_input(c, true);
+		conn_lost(c, true);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		log_debug("session %llu: %s", (unsigned long long)c->session,
+		    strerror(errno));
+	conn_lost(c, false);
+}
+
+void
+conn_lost(struct conn *c, bool flush)
+{
+	struct server	*srv = c->srv;
+	struct hold	*h;
+	struct timeval	 tv = { CONN_FLUSH_TIMEOUT, 0 };
+
+	if (c->flags & CONN_CLOSING)
+		return;
+	if (c->flags & CONN_DOOMED)
+		TAILQ_REMOVE(&srv->doomed, c, doomed_entry);
+	c->flags = (c->flags & ~CONN_DOOMED) | CONN_CLOSING;
+
+	/*
+	 * Waits first, so that releasing a hold below can never grant it to
+	 * one of this connection's own pending requests.
+	 */
+	conn_fail_waits(c, WAIT_CONN_LOST);
+	while ((h = TAILQ_FIRST(&c->holds)) != NULL)
+		h->obj->type->hold_lost(srv, h->obj, h);
+	/* Hand every freed object to its next waiter now. */
+	object_settle_all(srv);
+
+	log_debug("session %llu closed: pid %ld uid %lu",
+	    (unsigned long long)c->session, (long)c->pid,
+	    (unsigned long)c->uid);
+	if (flush &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
+	    bufferevent_disable(c->bev, EV_READ) == 0) {
+		bufferevent_setcb(c->bev, NULL, conn_write_cb, conn_event_cb,
+		    c);
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
+		if (bufferevent_enable(c->bev, EV_WRITE) == 0)
+			return;
+	}
+	conn_free(c);
+}
+
+void
+conn_fail_waits(struct conn *c, int why)
+{
+	struct wait	*w;
+
+	while ((w = TAILQ_FIRST(&c->waits)) != NULL)
+		wait_end(c->srv, w, (enum wait_end)why);
+}
+
+void
+conn_close_now(struct conn *c)
+{
+	if (c->flags & CONN_CLOSING)
+		conn_free(c);
+	else
+		conn_lost(c, false);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct server	*srv = c->srv;
+
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	bufferevent_free(c->bev);
+	free(c->client);
+	free(c);
+	server_conn_gone(srv);
+}
+
+json_t *
+conn_describe(const struct conn *c)
+{
+	json_t	*d;
+
+	d = json_object();
+	json_object_set_new(d, "session", json_integer((json_int_t)c->session));
+	json_object_set_new(d, "pid", json_integer(c->pid));
+	json_object_set_new(d, "uid", json_integer(c->uid));
+	json_object_set_new(d, "client",
+	    c->client != NULL ? json_string(c->client) : json_null());
+	return (d);
+}

@@ -1,0 +1,93 @@
+/*
+ * conn.h -- one client connection: bytes <-> lines, replies, death.
+ *
+ * conn.c knows framing and the bufferevent; it hands each line to
+ * request.c and knows no op.  conn_lost() is the one place where a
+ * connection's holds and waits are released.
+ */
+#ifndef PSYNCD_CONN_H
+#define PSYNCD_CONN_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "object.h"
+
+struct bufferevent;
+struct server;
+
+struct conn {
+	struct server		*srv;
+	struct bufferevent	*bev;
+	uint64_t		 session;	/* unique for the daemon's life */
+	pid_t			 pid;		/* SO_PEERCRED */
+	uid_t			 uid;
+	gid_t			 gid;
+	char			*client;	/* hello name, owned; or NULL */
+	struct wait_list	 waits;		/* pending, in arrival order */
+	struct hold_list	 holds;
+	uint32_t		 npending;
+	uint32_t		 flags;
+#define CONN_DOOMED	0x1	/* to be closed by the reaper, no flush */
+#define CONN_CLOSING	0x2	/* released; flushing replies, then freed */
+	uint64_t		 graph_gen;	/* deadlock search marks */
+	struct conn		*graph_next;
+	struct conn		*graph_parent;
+	const struct object	*graph_via;
+	bool			 graph_queued;
+	TAILQ_ENTRY(conn)	 entry;		/* server's connections */
+	TAILQ_ENTRY(conn)	 doomed_entry;
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+/*
+ * Make a connection of fd, whose peer credentials are pid/uid/gid.  The
+ * connection owns fd from now on (closed with it).  Returns NULL (fd
+ * closed) if the bufferevent cannot be made.
+ */
+struct conn	*conn_new(struct server *, int fd, pid_t pid, uid_t uid,
+		    gid_t gid);
+
+/*
+ * The same over any bufferevent, which the connection owns from now on
+ * (the unit tests pass one end of a bufferevent pair: no socket).
+ */
+struct conn	*conn_new_bev(struct server *, struct bufferevent *bev,
+		    pid_t pid, uid_t uid, gid_t gid);
+
+/* Queue reply (borrowed) as one line; dooms a connection over its cap. */
+void		 conn_send(struct conn *, json_t *reply);
+
+/*
+ * Close c soon, from the top of the event loop: for failures found while
+ * another connection's request is running (output cap), where freeing c
+ * at once could pull memory from under the caller.
+ */
+void		 conn_doom(struct conn *);
+
+/*
+ * The connection is gone: drop its pending waits, release its holds (the
+ * next waiters are granted before this returns), and close it, after its
+ * queued replies are flushed if flush is true.
+ */
+void		 conn_lost(struct conn *, bool flush);
+
+/* End every pending wait of c for why (an enum wait_end). */
+void		 conn_fail_waits(struct conn *, int why);
+
+/* Close c at once, whatever its state (daemon exit). */
+void		 conn_close_now(struct conn *);
+
+/* Reaper callback: close every doomed connection. */
+void		 conn_reap(struct server *);
+
+/* {session, pid, uid, client} of c, a new object. */
+json_t		*conn_describe(const struct conn *);
+
+#endif

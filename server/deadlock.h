@@ -1,0 +1,25 @@
+/*
+ * deadlock.h -- cycle detection in the wait-for graph.
+ */
+#ifndef PSYNCD_DEADLOCK_H
+#define PSYNCD_DEADLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct object;
+struct server;
+
+/*
+ * Would a blocking request of c for o in mode close a cycle in the
+ * wait-for graph?  A waiter waits for every conflicting holder of its
+ * object and every conflicting waiter queued ahead of it; the new request
+ * would queue at the tail.  Returns 1 with the cycle named in msg (size
+ * bytes), or 0.  The search visits only what the request would wait for,
+ * each queue entry once: its cost follows the waits, not the table.
+ */
+int	deadlock_check(struct server *, struct conn *c, struct object *o,
+	    uint8_t mode, char *msg, size_t size);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * event.c -- event: like multiprocessing.Event.
+ *
+ * A flag, clear when fresh.  Setting it wakes every waiter at once; a
+ * clear event without waiters vanishes.
+ */
+#include "conn.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+#include "wait.h"
+
+struct event_obj {
+	struct object	obj;
+	bool		set;
+};
+
+#define EVENT(o)	((struct event_obj *)(o))
+
+static int
+event_set(struct request *rq)
+{
+	struct object	*o;
+
+	if (object_get(rq, &event_type, true, &o) == -1)
+		return (HR_ERROR);
+	EVENT(o)->set = true;
+	object_touch(rq->srv, o);	/* the pump wakes the waiters */
+	rq_reply(rq);
+	return (HR_DONE);
+}
+
+static int
+event_clear(struct request *rq)
+{
+	struct object	*o;
+
+	if (object_get(rq, &event_type, false, &o) == -1)
+		return (HR_ERROR);
+	if (o != NULL) {
+		EVENT(o)->set = false;
+		object_touch(rq->srv, o);
+	}
+	rq_reply(rq);
+	return (HR_DONE);
+}
+
+static int
+event_is_set(struct request *rq)
+{
+	struct object	*o;
+
+	if (object_get(rq, &event_type, false, &o) == -1)
+		return (HR_ERROR);
+	json_object_set_new(rq_reply(rq), "set",
+	    json_boolean(o != NULL && EVENT(o)->set));
+	return (HR_DONE);
+}
+
+static int
+event_wait(struct request *rq)
+{
+	struct object	*o;
+	double		 timeout;
+
+	if (rq_timeout(rq, &timeout) == -1 ||
+	    object_get(rq, &event_type, false, &o) == -1)
+		return (HR_ERROR);
+	if ((o != NULL && EVENT(o)->set) || timeout == 0) {
+		json_object_set_new(rq_reply(rq), "set",
+		    json_boolean(o != NULL && EVENT(o)->set));
+		return (HR_DONE);
+	}
+	if (rq->conn->npending >= rq->srv->cfg.max_pending)
+		return (rq_fail(rq, PSYNC_ERR_LIMIT, "pending request limit "
+		    "(%u) reached on this connection",
+		    rq->srv->cfg.max_pending));
+	if (o == NULL && object_get(rq, &event_type, true, &o) == -1)
+		return (HR_ERROR);
+	wait_new(rq, o, timeout, 0);
+	return (HR_PENDING);
+}
+
+static void
+event_pump(struct server *srv, struct object *o)
+{
+	struct wait	*w;
+	json_t		*r;
+
+	if (!EVENT(o)->set)
+		return;
+	while ((w = TAILQ_FIRST(&o->waiters)) != NULL) {
+		r = wait_reply_new(w);
+		json_object_set_new(r, "set", json_true());
+		wait_complete(srv, w, r);
+	}
+}
+
+static void
+event_timed_out(struct server *srv, struct wait *w)
+{
+	json_t	*r;
+
+	r = wait_reply_new(w);
+	json_object_set_new(r, "set", json_false());
+	wait_complete(srv, w, r);
+}
+
+static bool
+event_is_fresh(const struct object *o)
+{
+	return (!EVENT(o)->set);
+}
+
+static void
+event_describe(const struct object *o, json_t *out)
+{
+	json_object_set_new(out, "set", json_boolean(EVENT(o)->set));
+}
+
+static const struct verb event_verbs[] = {
+	{ PSYNC_OP_EVENT_SET, event_set },
+	{ PSYNC_OP_EVENT_CLEAR, event_clear },
+	{ PSYNC_OP_EVENT_IS_SET, event_is_set },
+	{ PSYNC_OP_EVENT_WAIT, event_wait },
+	{ 0, NULL }
+};
+
+const struct objtype event_type = {
+	.name = "event",
+	.kind = OBJ_EVENT,
+	.size = sizeof(struct event_obj),
+	.verbs = event_verbs,
+	.is_fresh = event_is_fresh,
+	.pump = event_pump,
+	.timed_out = event_timed_out,
+	.describe = event_describe,
+};

@@ -1,0 +1,184 @@
+/*
+ * object.c -- the generic life of a named object.
+ *
+ * Objects are created by the first request that needs them and settle at
+ * the top of each event: object_touch() puts a changed object on the
+ * server's settle list, and object_settle_all() pumps its queue (granting
+ * what can be granted) and frees it if it is back in its fresh state.
+ * Settling only at top level keeps grants out of the middle of another
+ * handler, so no handler ever sees an object change or vanish under it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+#include "wait.h"
+#include "xmalloc.h"
+
+struct object *
+object_find(struct server *srv, const char *name, size_t len)
+{
+	return (objtab_find(&srv->objects, name, len));
+}
+
+static struct object *
+object_create(struct request *rq, const struct objtype *t, const char *name,
+    size_t len)
+{
+	struct server	*srv = rq->srv;
+	struct object	*o;
+	char		*key;
+
+	if (srv->objects.count >= srv->cfg.max_objects) {
+		rq_fail(rq, PSYNC_ERR_LIMIT, "object limit (%zu) reached",
+		    srv->cfg.max_objects);
+		return (NULL);
+	}
+	o = xcalloc(1, t->size + len + 1);
+	key = (char *)o + t->size;
+	memcpy(key, name, len);
+	o->type = t;
+	o->namelen = (uint8_t)len;
+	o->hh.key = key;
+	TAILQ_INIT(&o->waiters);
+	TAILQ_INIT(&o->holders);
+	if (objtab_insert(&srv->objects, o) == -1) {
+		free(o);
+		rq_fail(rq, PSYNC_ERR_INTERNAL, "out of memory growing the "
+		    "name table");
+		return (NULL);
+	}
+	/* Settle it even if the request fails from here on. */
+	object_touch(srv, o);
+	return (o);
+}
+
+int
+object_get(struct request *rq, const struct objtype *t, bool create,
+    struct object **out)
+{
+	struct object	*o;
+	const char	*name;
+	size_t		 len;
+	char		 q[96];
+
+	if (rq_name(rq, "name", &name, &len) == -1)
+		return (-1);
+	o = objtab_find(&rq->srv->objects, name, len);
+	if (o != NULL && o->type != t) {
+		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH,
+		    "'%s' is a %s, not a %s", quote(q, sizeof(q), name, len),
+		    o->type->name, t->name), -1);
+	}
+	if (o == NULL && create &&
+	    (o = object_create(rq, t, name, len)) == NULL)
+		return (-1);
+	*out = o;
+	return (0);
+}
+
+void
+object_touch(struct server *srv, struct object *o)
+{
+	if (o->flags & OBJ_DIRTY)
+		return;
+	o->flags |= OBJ_DIRTY;
+	o->dirty_next = srv->dirty;
+	srv->dirty = o;
+}
+
+bool
+object_is_fresh(const struct object *o)
+{
+	return (o->nholders == 0 && o->nwaiters == 0 && o->pins == 0 &&
+	    o->type->is_fresh != NULL && o->type->is_fresh(o));
+}
+
+void
+object_settle_all(struct server *srv)
+{
+	struct object	*o;
+
+	/* Pumping may touch other objects; they join the list. */
+	while ((o = srv->dirty) != NULL) {
+		srv->dirty = o->dirty_next;
+		o->flags &= ~OBJ_DIRTY;
+		if (o->type->pump != NULL)
+			o->type->pump(srv, o);
+		if (!(o->flags & OBJ_DIRTY) && object_is_fresh(o))
+			object_destroy(srv, o);
+	}
+}
+
+void
+object_destroy(struct server *srv, struct object *o)
+{
+	struct object	**pp;
+
+	if (o->flags & OBJ_DIRTY) {
+		for (pp = &srv->dirty; *pp != o; pp = &(*pp)->dirty_next)
+			;
+		*pp = o->dirty_next;
+	}
+	objtab_remove(&srv->objects, o);
+	if (o->type->destroy != NULL)
+		o->type->destroy(o);
+	free(o);
+}
+
+void
+hold_link(struct hold *h, struct object *o, struct conn *c)
+{
+	h->obj = o;
+	h->conn = c;
+	TAILQ_INSERT_TAIL(&o->holders, h, obj_entry);
+	TAILQ_INSERT_TAIL(&c->holds, h, conn_entry);
+	o->nholders++;
+}
+
+void
+hold_unlink(struct server *srv, struct hold *h)
+{
+	struct object	*o = h->obj;
+
+	TAILQ_REMOVE(&o->holders, h, obj_entry);
+	TAILQ_REMOVE(&h->conn->holds, h, conn_entry);
+	o->nholders--;
+	h->conn = NULL;
+	object_touch(srv, o);
+}
+
+json_t *
+object_describe(const struct object *o, bool full)
+{
+	json_t			*d, *list, *e;
+	const struct hold	*h;
+	const struct wait	*w;
+
+	d = json_object();
+	json_object_set_new(d, "name", json_stringn(object_name(o), o->namelen));
+	json_object_set_new(d, "type", json_string(o->type->name));
+	if (!full) {
+		json_object_set_new(d, "holders", json_integer(o->nholders));
+		json_object_set_new(d, "waiters", json_integer(o->nwaiters));
+	} else {
+		list = json_array();
+		TAILQ_FOREACH(h, &o->holders, obj_entry) {
+			e = conn_describe(h->conn);
+			if (o->type->describe_hold != NULL)
+				o->type->describe_hold(h, e);
+			json_array_append_new(list, e);
+		}
+		json_object_set_new(d, "holders", list);
+		list = json_array();
+		TAILQ_FOREACH(w, &o->waiters, obj_entry)
+			json_array_append_new(list, conn_describe(w->conn));
+		json_object_set_new(d, "waiters", list);
+	}
+	if (o->type->describe != NULL)
+		o->type->describe(o, d);
+	return (d);
+}

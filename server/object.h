@@ -1,0 +1,175 @@
+/*
+ * object.h -- named objects, holds, and the interface every primitive
+ * implements.
+ *
+ * An object is a header (struct object) followed by its type's private
+ * state, then its name, in one allocation.  Each primitive (lock.c,
+ * event.c, ...) exports one const struct objtype; the generic code here
+ * and in wait.c, conn.c and admin.c drives every type through it.
+ */
+#ifndef PSYNCD_OBJECT_H
+#define PSYNCD_OBJECT_H
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* A failed insert is rolled back and reported, never exit() (objtab.c). */
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+
+struct conn;
+struct request;
+struct server;
+struct wait;
+
+enum obj_kind {
+	OBJ_LOCK,
+	OBJ_EVENT,
+	OBJ__COUNT
+};
+
+/*
+ * One connection's hold on an object: a lock's ownership, later an rlock
+ * with its depth, an rwlock hold with its mode, a connection's semaphore
+ * units.  Linked both into the object's holders and the connection's
+ * holds, so a connection's death releases everything in O(what it holds).
+ * Who allocates it is the type's business (a lock embeds its one hold).
+ */
+struct hold {
+	TAILQ_ENTRY(hold)	 obj_entry;
+	TAILQ_ENTRY(hold)	 conn_entry;
+	struct object		*obj;
+	struct conn		*conn;
+	uint64_t		 token;		/* fencing token of the grant */
+	uint32_t		 count;		/* type-specific: depth, units */
+	uint8_t			 mode;		/* type-specific: rwlock mode */
+};
+
+TAILQ_HEAD(hold_list, hold);
+TAILQ_HEAD(wait_list, wait);
+
+struct object {
+	UT_hash_handle		 hh;		/* name table link; key = name */
+	const struct objtype	*type;
+	struct object		*dirty_next;	/* on the server's settle list */
+	struct wait_list	 waiters;	/* FIFO */
+	struct hold_list	 holders;
+	uint32_t		 nwaiters;
+	uint32_t		 nholders;
+	uint32_t		 pins;		/* references that keep it alive */
+	uint8_t			 flags;
+#define OBJ_DIRTY	0x1			/* on the settle list */
+	uint8_t			 namelen;
+};
+
+/* The object's name: NUL-terminated, namelen bytes. */
+#define object_name(o)	((const char *)(o)->hh.key)
+
+/*
+ * What a primitive provides.  Handlers are listed by op; the hooks below
+ * are called by the generic code.  A NULL hook means "nothing to do".
+ */
+typedef int (*handler_fn)(struct request *);
+
+struct verb {
+	int			 op;		/* enum psync_op */
+	handler_fn		 handler;
+};
+
+struct objtype {
+	const char		*name;		/* "lock": the type in replies */
+	enum obj_kind		 kind;
+	size_t			 size;		/* sizeof the type's struct */
+	const struct verb	*verbs;		/* terminated by handler NULL */
+
+	/*
+	 * True if the object, holders and waiters aside, is in its fresh
+	 * state (free, clear, zero): it then vanishes.  NULL for the
+	 * parameterised types, which live until deleted.
+	 */
+	bool		(*is_fresh)(const struct object *);
+
+	/* Grant what the queue's head allows now.  Called from settle. */
+	void		(*pump)(struct server *, struct object *);
+
+	/* h's connection is gone: release h (with hold_unlink). */
+	void		(*hold_lost)(struct server *, struct object *,
+			    struct hold *);
+
+	/* w leaves without being granted; why is an enum wait_end. */
+	void		(*wait_left)(struct server *, struct wait *, int why);
+
+	/* w's timeout expired: end it (wait_grant or wait_end). */
+	void		(*timed_out)(struct server *, struct wait *);
+
+	/* Add type state to an info/list entry; per-hold fields to h's. */
+	void		(*describe)(const struct object *, json_t *out);
+	void		(*describe_hold)(const struct hold *, json_t *out);
+
+	/*
+	 * Wait-for graph: in_graph types' waiters wait for the holders and
+	 * the waiters queued ahead; compatible(a, b) (NULL: never) says two
+	 * modes can be granted together, so b does not wait for a.
+	 */
+	bool			 in_graph;
+	bool		(*compatible)(uint8_t a, uint8_t b);
+
+	/* Free what the type allocated beside the object (not the object). */
+	void		(*destroy)(struct object *);
+};
+
+/* object.c */
+
+/*
+ * Resolve the request's "name" field to an object of type t.
+ * Missing "name" or not a string: bad_request; invalid: bad_name; held by
+ * another type: type_mismatch.  If the object is missing and create is
+ * true, create it (limit at --max-objects); else *out = NULL.
+ * Returns 0, or -1 with the request failed (rq_fail).
+ */
+int		 object_get(struct request *rq, const struct objtype *t,
+		    bool create, struct object **out);
+
+/* Look up name[0..len) in any type; NULL if missing.  Reads only. */
+struct object	*object_find(struct server *, const char *name, size_t len);
+
+/* Mark o for settling: its queue is pumped and, if fresh, it vanishes. */
+void		 object_touch(struct server *, struct object *);
+
+/* Settle every touched object; called once per event, at top level. */
+void		 object_settle_all(struct server *);
+
+/* True if o is back in its fresh state with no holder, waiter or pin. */
+bool		 object_is_fresh(const struct object *);
+
+/* Remove o from the table and free it; it must have no holder or waiter. */
+void		 object_destroy(struct server *, struct object *);
+
+/* Link h (already filled with conn and token) as a holder of o. */
+void		 hold_link(struct hold *h, struct object *o, struct conn *c);
+
+/* Unlink h from its object and connection, and touch the object. */
+void		 hold_unlink(struct server *, struct hold *h);
+
+/* Describe o for info (full = holders and waiters listed) or list. */
+json_t		*object_describe(const struct object *o, bool full);
+
+/* The primitives, one file each. */
+extern const struct objtype lock_type;		/* lock.c */
+extern const struct objtype event_type;		/* event.c */
+
+/* dispatch.c: every primitive, indexed by kind. */
+extern const struct objtype *const objtypes[OBJ__COUNT];
+
+/* admin.c: the server ops' verbs. */
+extern const struct verb admin_verbs[];
+
+/* Fill the op -> handler table from every verb list. */
+void		 dispatch_init(handler_fn handlers[]);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * request.c -- a line becomes a request: decode, validate, dispatch, reply.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conn.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+
+const char *
+quote(char *buf, size_t size, const char *s, size_t len)
+{
+	size_t	n;
+
+	n = psync_utf8_prefix(s, len, size - 4);
+	memcpy(buf, s, n);
+	if (n < len)
+		memcpy(buf + n, "...", 3), n += 3;
+	buf[n] = '\0';
+	return (buf);
+}
+
+json_t *
+reply_new_ok(json_t *id)
+{
+	json_t	*r;
+
+	r = json_object();
+	if (id != NULL)
+		json_object_set(r, "id", id);
+	json_object_set_new(r, "ok", json_true());
+	return (r);
+}
+
+json_t *
+reply_new_error(json_t *id, enum psync_err err, const char *msg)
+{
+	json_t	*r;
+
+	r = json_object();
+	if (id != NULL)
+		json_object_set(r, "id", id);
+	json_object_set_new(r, "ok", json_false());
+	json_object_set_new(r, "error", json_string(psync_err_code(err)));
+	json_object_set_new(r, "message", json_string(msg));
+	return (r);
+}
+
+int
+rq_fail(struct request *rq, enum psync_err err, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	rq->err = err;
+	va_start(ap, fmt);
+	n = vsnprintf(rq->msg, sizeof(rq->msg), fmt, ap);
+	va_end(ap);
+	/* A truncated message must still end on a UTF-8 boundary. */
+	if (n >= (int)sizeof(rq->msg))
+		rq->msg[psync_utf8_prefix(rq->msg, sizeof(rq->msg) - 1,
+		    sizeof(rq->msg) - 2)] = '\0';
+	return (HR_ERROR);
+}
+
+json_t *
+rq_reply(struct request *rq)
+{
+	if (rq->reply == NULL)
+		rq->reply = reply_new_ok(rq->id);
+	return (rq->reply);
+}
+
+int
+rq_name(struct request *rq, const char *key, const char **name, size_t *len)
+{
+	json_t		*v;
+	const char	*why;
+
+	v = json_object_get(rq->json, key);
+	if (v == NULL)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "missing field '%s'", key), -1);
+	if (!json_is_string(v))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field '%s' must be a string", key), -1);
+	*name = json_string_value(v);
+	*len = json_string_length(v);
+	if (!psync_name_valid(*name, *len, &why))
+		return (rq_fail(rq, PSYNC_ERR_BAD_NAME, "%s", why), -1);
+	return (0);
+}
+
+int
+rq_timeout(struct request *rq, double *timeout)
+{
+	json_t	*v;
+	double	 t;
+
+	v = json_object_get(rq->json, "timeout");
+	if (v == NULL || json_is_null(v)) {
+		*timeout = -1.0;
+		return (0);
+	}
+	if (!json_is_number(v))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'timeout' must be a number of seconds or null"), -1);
+	t = json_number_value(v);
+	if (!(t >= 0))		/* negative; -0 compares equal to 0 */
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'timeout' must not be negative"), -1);
+	*timeout = t == 0 ? 0.0 : t;
+	return (0);
+}
+
+int
+rq_bool(struct request *rq, const char *key, bool dflt, bool *out)
+{
+	json_t	*v;
+
+	v = json_object_get(rq->json, key);
+	if (v == NULL) {
+		*out = dflt;
+		return (0);
+	}
+	if (!json_is_boolean(v))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field '%s' must be true or false", key), -1);
+	*out = json_is_true(v);
+	return (0);
+}
+
+int
+rq_opt_string(struct request *rq, const char *key, const char **s,
+    size_t *len)
+{
+	json_t	*v;
+
+	v = json_object_get(rq->json, key);
+	if (v == NULL || json_is_null(v)) {
+		*s = NULL;
+		*len = 0;
+		return (0);
+	}
+	if (!json_is_string(v))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field '%s' must be a string", key), -1);
+	*s = json_string_value(v);
+	*len = json_string_length(v);
+	return (0);
+}
+
+/* Decode the line into rq; on failure rq->err is set. */
+static int
+request_decode(struct request *rq, const char *line, size_t len)
+{
+	json_error_t	 jerr;
+	json_t		*op, *id;
+	enum psync_op	 code;
+	char		 q[96];
+
+	/*
+	 * json_loadb on the measured line: json_loads would stop at a NUL
+	 * byte and accept what follows it.  Duplicate keys are refused so a
+	 * request cannot mean two things.
+	 */
+	rq->json = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (rq->json == NULL)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "invalid JSON at byte %d: %s", jerr.position, jerr.text));
+	if (!json_is_object(rq->json))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "a request must be a JSON object"));
+	id = json_object_get(rq->json, "id");
+	if (id != NULL && !json_is_string(id) && !json_is_integer(id))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'id' must be a string or an integer"));
+	rq->id = id;
+	op = json_object_get(rq->json, "op");
+	if (op == NULL)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "missing field 'op'"));
+	if (!json_is_string(op))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'op' must be a string"));
+	code = psync_op_lookup(json_string_value(op), json_string_length(op));
+	if (code == PSYNC_OP_NONE || rq->srv->handlers[code] == NULL)
+		return (rq_fail(rq, PSYNC_ERR_UNKNOWN_OP, "unknown op '%s'",
+		    quote(q, sizeof(q), json_string_value(op),
+		    json_string_length(op))));
+	rq->op = code;
+	return (HR_DONE);
+}
+
+void
+request_line(struct conn *c, const char *line, size_t len)
+{
+	struct request	 rq;
+	json_t		*reply;
+	int		 r;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.srv = c->srv;
+	rq.conn = c;
+	rq.op = PSYNC_OP_NONE;
+	c->srv->ops++;
+
+	r = request_decode(&rq, line, len);
+	if (r == HR_DONE)
+		r = rq.srv->handlers[rq.op](&rq);
+	switch (r) {
+	case HR_DONE:
+		conn_send(c, rq_reply(&rq));
+		break;
+	case HR_PENDING:
+		break;
+	default:
+		reply = reply_new_error(rq.id, rq.err, rq.msg);
+		conn_send(c, reply);
+		json_decref(reply);
+		break;
+	}
+	json_decref(rq.reply);
+	json_decref(rq.json);
+	object_settle_all(rq.srv);
+}

@@ -1,0 +1,69 @@
+/*
+ * request.h -- one parsed request, field validation, reply builders.
+ *
+ * A handler gets a struct request, reads its fields through the rq_*
+ * helpers and returns HR_DONE (its reply is rq->reply), HR_PENDING (a
+ * struct wait now stands for it) or HR_ERROR (after rq_fail()).
+ */
+#ifndef PSYNCD_REQUEST_H
+#define PSYNCD_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "psync_proto.h"
+
+struct conn;
+struct server;
+
+enum hret {
+	HR_DONE,
+	HR_PENDING,
+	HR_ERROR
+};
+
+struct request {
+	struct server	*srv;
+	struct conn	*conn;
+	json_t		*json;		/* the request object, owned */
+	json_t		*id;		/* borrowed from json, or NULL */
+	enum psync_op	 op;
+	json_t		*reply;		/* created by rq_reply(), owned */
+	enum psync_err	 err;
+	char		 msg[320];
+};
+
+/* Parse and run one line of c's input (len bytes, no terminator). */
+void		 request_line(struct conn *c, const char *line, size_t len);
+
+/* Fail the request with err and a printf-style message; HR_ERROR. */
+int		 rq_fail(struct request *, enum psync_err err, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+
+/* The success reply, created on first use: {id, ok: true}; borrowed. */
+json_t		*rq_reply(struct request *);
+
+/*
+ * Field readers.  Each returns 0 and stores the value, or -1 with the
+ * request failed (bad_request, or bad_name for names).
+ */
+int		 rq_name(struct request *, const char *key, const char **name,
+		    size_t *len);
+int		 rq_timeout(struct request *, double *timeout);
+int		 rq_bool(struct request *, const char *key, bool dflt,
+		    bool *out);
+int		 rq_opt_string(struct request *, const char *key,
+		    const char **s, size_t *len);
+
+/* Replies: {id?, ok: true} and {id?, ok: false, error, message}; new. */
+json_t		*reply_new_ok(json_t *id);
+json_t		*reply_new_error(json_t *id, enum psync_err err,
+		    const char *msg);
+
+/* Copy s[0..len) into buf as a message-safe quote (UTF-8, truncated). */
+const char	*quote(char *buf, size_t size, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * server.c -- the server context: init, signals, the loop, an orderly stop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "object.h"
+#include "server.h"
+#include "wait.h"
+
+/* How long a stopping daemon lets clients read their last replies. */
+#define STOP_GRACE_SECS	2
+
+static void	server_signal_cb(evutil_socket_t, short, void *);
+static void	server_reaper_cb(evutil_socket_t, short, void *);
+static void	server_stop_timer_cb(evutil_socket_t, short, void *);
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->socket_mode = 0660;
+	cfg->max_connections = 4096;
+	cfg->max_objects = 1000000;
+	cfg->max_line = PSYNC_MAX_LINE_DEFAULT;
+	cfg->max_pending = 1024;
+	cfg->max_output = 1024 * 1024;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+int
+server_init(struct server *srv, const struct config *cfg, char *cause,
+    size_t size)
+{
+	struct event_config	*evcfg;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = *cfg;
+	srv->lock_fd = -1;
+	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->doomed);
+	if (clock_gettime(CLOCK_MONOTONIC, &srv->started) == -1) {
+		snprintf(cause, size, "clock_gettime: %s", strerror(errno));
+		return (-1);
+	}
+	/* A write to a vanished client must be an error, never a death. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		snprintf(cause, size, "signal(SIGPIPE): %s", strerror(errno));
+		return (-1);
+	}
+	/*
+	 * Linux libevent reads CLOCK_MONOTONIC_COARSE unless asked for
+	 * precision, and a coarse clock can fire a timeout a few
+	 * milliseconds early; a timeout must never end a wait too soon.
+	 */
+	if ((evcfg = event_config_new()) == NULL ||
+	    event_config_set_flag(evcfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    (srv->base = event_base_new_with_config(evcfg)) == NULL) {
+		if (evcfg != NULL)
+			event_config_free(evcfg);
+		snprintf(cause, size, "cannot create the event base");
+		return (-1);
+	}
+	event_config_free(evcfg);
+	srv->sig_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
+	srv->sig_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
+	srv->reaper = event_new(srv->base, -1, 0, server_reaper_cb, srv);
+	srv->stop_timer = evtimer_new(srv->base, server_stop_timer_cb, srv);
+	if (srv->sig_term == NULL || srv->sig_int == NULL ||
+	    srv->reaper == NULL || srv->stop_timer == NULL ||
+	    evsignal_add(srv->sig_term, NULL) == -1 ||
+	    evsignal_add(srv->sig_int, NULL) == -1) {
+		snprintf(cause, size, "cannot set up signal events");
+		return (-1);
+	}
+	if (objtab_init(&srv->objects) == -1) {
+		snprintf(cause, size, "cannot initialise libsodium");
+		return (-1);
+	}
+	if (tokens_init(&srv->tokens, cfg->state_file, cause, size) == -1)
+		return (-1);
+	dispatch_init(srv->handlers);
+	return (0);
+}
+
+int
+server_run(struct server *srv)
+{
+	if (event_base_dispatch(srv->base) == -1) {
+		log_error("server_run: event_base_dispatch failed");
+		return (1);
+	}
+	return (srv->exit_code);
+}
+
+static void
+server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)what;
+	log_info("%s received; stopping", sig == SIGTERM ? "SIGTERM" :
+	    "SIGINT");
+	server_stop(srv);
+}
+
+void
+server_stop(struct server *srv)
+{
+	struct conn	*c, *next;
+	struct timeval	 grace = { STOP_GRACE_SECS, 0 };
+
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	listener_close(srv);
+	/*
+	 * Every pending wait gets shutting_down first, all of them, so that
+	 * no hold released below is handed to anyone; then each connection
+	 * flushes its replies and closes.
+	 */
+	TAILQ_FOREACH(c, &srv->conns, entry)
+		conn_fail_waits(c, WAIT_SHUTDOWN);
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_lost(c, true);
+	}
+	if (srv->nconns == 0)
+		event_base_loopbreak(srv->base);
+	else if (evtimer_add(srv->stop_timer, &grace) == -1)
+		event_base_loopbreak(srv->base);
+}
+
+void
+server_conn_gone(struct server *srv)
+{
+	if (srv->stopping && srv->nconns == 0)
+		event_base_loopbreak(srv->base);
+}
+
+static void
+server_reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_reap(arg);
+}
+
+static void
+server_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("%u clients did not read their last replies within %d s",
+	    srv->nconns, STOP_GRACE_SECS);
+	event_base_loopbreak(srv->base);
+}
+
+void
+server_free(struct server *srv)
+{
+	struct conn	*c;
+	struct object	*o;
+
+	/* Connections still flushing are cut now; holds go with them. */
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_close_now(c);
+	while ((o = srv->objects.head) != NULL) {
+		while (!TAILQ_EMPTY(&o->waiters))
+			wait_end(srv, TAILQ_FIRST(&o->waiters), WAIT_SHUTDOWN);
+		object_destroy(srv, o);
+	}
+	listener_cleanup(srv);
+	if (srv->sig_term != NULL)
+		event_free(srv->sig_term);
+	if (srv->sig_int != NULL)
+		event_free(srv->sig_int);
+	if (srv->reaper != NULL)
+		event_free(srv->reaper);
+	if (srv->stop_timer != NULL)
+		event_free(srv->stop_timer);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	srv->base = NULL;
+}

@@ -1,0 +1,110 @@
+/*
+ * server.h -- the one server context and its configuration.
+ */
+#ifndef PSYNCD_SERVER_H
+#define PSYNCD_SERVER_H
+
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "conn.h"
+#include "log.h"
+#include "objtab.h"
+#include "psync_proto.h"
+#include "token.h"
+
+struct event;
+struct event_base;
+struct evconnlistener;
+
+struct config {
+	char		 socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	bool		 socket_per_user;	/* a private fallback dir */
+	mode_t		 socket_mode;
+	unsigned	 max_connections;
+	size_t		 max_objects;
+	size_t		 max_line;
+	unsigned	 max_pending;
+	size_t		 max_output;
+	enum log_level	 log_level;
+	const char	*state_file;		/* NULL: none */
+};
+
+struct server {
+	struct config		 cfg;
+	struct event_base	*base;
+	handler_fn		 handlers[PSYNC_OP__COUNT];
+
+	/* listener.c */
+	struct evconnlistener	*listener;
+	struct event		*accept_retry;
+	int			 lock_fd;	/* flock'd beside the socket */
+	bool			 bound;		/* we own the socket path */
+
+	struct event		*sig_term;
+	struct event		*sig_int;
+	struct event		*reaper;
+	struct event		*stop_timer;
+
+	struct objtab		 objects;
+	struct object		*dirty;		/* settle list */
+	struct tokens		 tokens;
+
+	struct conn_list	 conns;
+	struct conn_list	 doomed;
+	unsigned		 nconns;
+	uint64_t		 next_session;
+	uint64_t		 graph_gen;
+
+	uint64_t		 ops;		/* requests served */
+	struct timespec		 started;	/* CLOCK_MONOTONIC */
+	bool			 stopping;
+	int			 exit_code;
+};
+
+/* Set the defaults every flag starts from. */
+void	config_defaults(struct config *);
+
+/*
+ * Initialise srv for cfg (copied): event base, signals, name table,
+ * tokens, handler table.  Listens nowhere (see listener_open).  Returns 0,
+ * or -1 with a message in cause (size bytes).
+ */
+int	server_init(struct server *, const struct config *, char *cause,
+	    size_t size);
+
+/* Run the event loop until the daemon stops; returns the exit code. */
+int	server_run(struct server *);
+
+/* Begin an orderly stop: as on SIGTERM. */
+void	server_stop(struct server *);
+
+/* Free everything server_init and the loop made; unlink the socket. */
+void	server_free(struct server *);
+
+/* A conn has been freed: the stop completes when the last one goes. */
+void	server_conn_gone(struct server *);
+
+/* listener.c */
+
+/*
+ * Take the socket path: make its directory, lock, bind, listen, and start
+ * accepting.  Returns 0, or -1 with a message in cause; exit code 1.
+ */
+int	listener_open(struct server *, char *cause, size_t size);
+
+/* Stop accepting (shutdown). */
+void	listener_close(struct server *);
+
+/* Unlink the socket if this daemon bound it; close the lock file. */
+void	listener_cleanup(struct server *);
+
+/* Raise RLIMIT_NOFILE for cfg.max_connections, within the hard limit. */
+void	listener_raise_nofile(const struct config *);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * wait.c -- pending requests: queueing, deadlines, and the one exit.
+ *
+ * wait_finish() is the only place a wait ends: granted, timed out,
+ * cancelled, its connection lost, its object deleted, or the daemon
+ * stopping.  It unlinks the wait from its object and its connection,
+ * stops the timer, sends the one reply (if any) and frees the wait.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+#include "wait.h"
+#include "xmalloc.h"
+
+static void	wait_timer_cb(evutil_socket_t, short, void *);
+
+/*
+ * Longest timer we arm: past a year the deadline is, for a lock, forever,
+ * and a struct timeval of 1e300 seconds would overflow.
+ */
+#define TIMEOUT_CAP	(365.0 * 24 * 3600)
+
+struct wait *
+wait_new(struct request *rq, struct object *o, double timeout, uint8_t mode)
+{
+	struct conn	*c = rq->conn;
+	struct wait	*w;
+	struct timeval	 tv;
+	double		 secs;
+
+	w = xcalloc(1, sizeof(*w));
+	w->obj = o;
+	w->conn = c;
+	w->op = rq->op;
+	w->mode = mode;
+	if (rq->id != NULL)
+		w->id = json_incref(rq->id);
+	TAILQ_INSERT_TAIL(&o->waiters, w, obj_entry);
+	o->nwaiters++;
+	TAILQ_INSERT_TAIL(&c->waits, w, conn_entry);
+	c->npending++;
+	if (timeout >= 0 && timeout < TIMEOUT_CAP) {
+		secs = floor(timeout);
+		tv.tv_sec = (time_t)secs;
+		tv.tv_usec = (suseconds_t)((timeout - secs) * 1e6);
+		evtimer_assign(&w->timer, rq->srv->base, wait_timer_cb, w);
+		if (evtimer_add(&w->timer, &tv) == 0)
+			w->flags |= WAIT_TIMER;
+		else
+			log_error("wait_new: evtimer_add failed; waiting "
+			    "without a deadline");
+	}
+	return (w);
+}
+
+json_t *
+wait_reply_new(const struct wait *w)
+{
+	return (reply_new_ok(w->id));
+}
+
+/* The one exit: unlink, stop the timer, reply (stolen) if possible, free. */
+static void
+wait_finish(struct server *srv, struct wait *w, json_t *reply)
+{
+	struct object	*o = w->obj;
+	struct conn	*c = w->conn;
+
+	TAILQ_REMOVE(&o->waiters, w, obj_entry);
+	o->nwaiters--;
+	object_touch(srv, o);
+	TAILQ_REMOVE(&c->waits, w, conn_entry);
+	c->npending--;
+	if (w->flags & WAIT_TIMER)
+		evtimer_del(&w->timer);
+	if (reply != NULL) {
+		conn_send(c, reply);
+		json_decref(reply);
+	}
+	json_decref(w->id);
+	free(w);
+}
+
+void
+wait_complete(struct server *srv, struct wait *w, json_t *reply)
+{
+	wait_finish(srv, w, reply);
+}
+
+void
+wait_end(struct server *srv, struct wait *w, enum wait_end why)
+{
+	json_t		*reply = NULL;
+
+	if (w->obj->type->wait_left != NULL)
+		w->obj->type->wait_left(srv, w, why);
+	switch (why) {
+	case WAIT_TIMED_OUT:
+		/* Types without a timed_out hook just fail: not reached. */
+		reply = reply_new_error(w->id, PSYNC_ERR_INTERNAL,
+		    "timed out");
+		break;
+	case WAIT_CANCELLED:
+		reply = reply_new_error(w->id, PSYNC_ERR_CANCELLED,
+		    "cancelled by a cancel request");
+		break;
+	case WAIT_CONN_LOST:
+		break;
+	case WAIT_DELETED:
+		reply = reply_new_error(w->id, PSYNC_ERR_DELETED,
+		    "the object was deleted");
+		break;
+	case WAIT_SHUTDOWN:
+		reply = reply_new_error(w->id, PSYNC_ERR_SHUTTING_DOWN,
+		    "the daemon is stopping");
+		break;
+	}
+	wait_finish(srv, w, reply);
+}
+
+static void
+wait_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wait	*w = arg;
+	struct server	*srv = w->conn->srv;
+
+	(void)fd;
+	(void)what;
+	w->flags &= ~WAIT_TIMER;
+	if (w->obj->type->timed_out != NULL)
+		w->obj->type->timed_out(srv, w);
+	else
+		wait_end(srv, w, WAIT_TIMED_OUT);
+	object_settle_all(srv);
+}
+
+int
+wait_id_equal(const json_t *a, const json_t *b)
+{
+	if (a == NULL || b == NULL)
+		return (0);
+	return (json_equal((json_t *)a, (json_t *)b));
+}

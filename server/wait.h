@@ -1,0 +1,75 @@
+/*
+ * wait.h -- the pending request, shared by every primitive.
+ *
+ * A blocking request that cannot complete at once becomes a struct wait:
+ * it sits in its object's FIFO and its connection's pending list, with an
+ * optional deadline timer.  Every way it can end goes through one function
+ * in wait.c, which unlinks it, stops the timer, sends its one reply (none
+ * if the connection is gone) and frees it.
+ */
+#ifndef PSYNCD_WAIT_H
+#define PSYNCD_WAIT_H
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <jansson.h>
+
+#include "psync_proto.h"
+
+struct conn;
+struct object;
+struct request;
+struct server;
+
+/* How a wait ends without being granted. */
+enum wait_end {
+	WAIT_TIMED_OUT,		/* the type replies (or breaks, for a barrier) */
+	WAIT_CANCELLED,		/* by a cancel request: "cancelled" */
+	WAIT_CONN_LOST,		/* its connection is gone: no reply */
+	WAIT_DELETED,		/* its object was force-deleted: "deleted" */
+	WAIT_SHUTDOWN		/* the daemon stops: "shutting_down" */
+};
+
+struct wait {
+	TAILQ_ENTRY(wait)	 obj_entry;
+	TAILQ_ENTRY(wait)	 conn_entry;
+	struct object		*obj;		/* whose queue holds it */
+	struct conn		*conn;
+	json_t			*id;		/* owned; NULL without an id */
+	struct event		 timer;		/* deadline, if armed */
+	uint64_t		 graph_gen;	/* deadlock search visit mark */
+	enum psync_op		 op;
+	uint8_t			 mode;		/* type-specific (rwlock) */
+	uint8_t			 flags;
+#define WAIT_TIMER	0x1			/* timer is armed */
+};
+
+/* Timeout meaning "wait forever". */
+#define TIMEOUT_FOREVER	(-1.0)
+
+/*
+ * Queue the request at the tail of o's waiters and on its connection,
+ * arming a timer unless timeout is TIMEOUT_FOREVER.  The wait takes a
+ * reference to the request's id.  Returns the new wait (owned by the
+ * wait module until it ends).
+ */
+struct wait	*wait_new(struct request *rq, struct object *o, double timeout,
+		    uint8_t mode);
+
+/* A reply {id, ok: true} for w that the caller fills and passes on. */
+json_t		*wait_reply_new(const struct wait *w);
+
+/* Complete w with its success reply (stolen; acquired or not) and free it. */
+void		 wait_complete(struct server *, struct wait *w, json_t *reply);
+
+/* End w for why: the type's wait_left hook, then the error reply. */
+void		 wait_end(struct server *, struct wait *w, enum wait_end why);
+
+/* True if the two ids are equal (cancel matches targets with this). */
+int		 wait_id_equal(const json_t *a, const json_t *b);
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * check_limits.c -- resource limits: connections, output, descriptors.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void
+raise_nofile(rlim_t want)
+{
+	struct rlimit	rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < want)
+		want = rl.rlim_max;
+	rl.rlim_cur = want;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+START_TEST(test_max_connections)
+{
+	struct daemon	 d;
+	struct tc	*t[101], *extra;
+	json_t		*r;
+	int		 i;
+
+	daemon_start(&d, "--max-connections", "100", NULL);
+	for (i = 0; i < 100; i++) {
+		t[i] = tc_open(d.sock);
+		r = tc_call(t[i], "{\"op\":\"ping\"}");
+		ck_ok(r);
+		json_decref(r);
+	}
+	/* The 101st gets one unasked limit line and is closed. */
+	t[100] = tc_open(d.sock);
+	r = tc_reply(t[100]);
+	ck_err(r, "limit");
+	ck_assert_ptr_null(json_object_get(r, "id"));
+	json_decref(r);
+	tc_expect_eof(t[100]);
+	tc_close(t[100]);
+	/* As soon as one closes, a new connection is served. */
+	tc_close(t[0]);
+	for (i = 0;; i++) {
+		extra = tc_open(d.sock);
+		tc_send(extra, "{\"op\":\"ping\"}");
+		r = tc_reply(extra);
+		if (j_ok(r))
+			break;
+		json_decref(r);
+		tc_close(extra);
+		ck_assert_msg(i < 500, "no slot freed");
+		tc_expect_silence(t[1], 0.01);
+	}
+	json_decref(r);
+	tc_close(extra);
+	for (i = 1; i < 100; i++)
+		tc_close(t[i]);
+	daemon_finish(&d);
+}
+END_TEST
+
+START_TEST(test_output_cap_cuts_non_reader)
+{
+	struct daemon	 d;
+	struct tc	*lazy, *waiter;
+	char		*burst;
+	const char	*ping = "{\"op\":\"ping\"}\n";
+	size_t		 plen = strlen(ping), n = 20000, i, off = 0;
+	double		 deadline;
+	json_t		*r;
+
+	daemon_start(&d, "--max-output", "65536", NULL);
+	lazy = tc_open(d.sock);
+	waiter = tc_open(d.sock);
+	json_decref(tc_call(lazy, "{\"op\":\"lock.acquire\",\"name\":\"held\"}"));
+	tc_send(waiter, "{\"op\":\"lock.acquire\",\"name\":\"held\",\"id\":1}");
+	json_decref(tc_call(waiter, "{\"op\":\"ping\"}"));
+	/* Pipeline pings and never read the replies. */
+	burst = malloc(n * plen);
+	for (i = 0; i < n; i++)
+		memcpy(burst + i * plen, ping, plen);
+	ck_assert_int_eq(fcntl(lazy->fd, F_SETFL, O_NONBLOCK), 0);
+	deadline = now_s() + 20 * test_slow();
+	for (;;) {
+		ssize_t w = send(lazy->fd, burst + off, n * plen - off,
+		    MSG_NOSIGNAL);
+
+		if (w > 0)
+			off = (off + (size_t)w) % (n * plen);
+		else if (w == -1 && errno != EAGAIN)
+			break;		/* cut off: EPIPE or ECONNRESET */
+		r = tc_recv(waiter, 0.005, NULL);
+		if (r != NULL) {
+			/* Its lock went to the waiter. */
+			ck_assert_int_eq(j_int(r, "id"), 1);
+			ck_assert(j_bool(r, "acquired"));
+			json_decref(r);
+			break;
+		}
+		ck_assert_msg(now_s() < deadline, "never cut off");
+	}
+	free(burst);
+	r = tc_call(waiter, "{\"op\":\"stat\"}");
+	ck_assert_int_le(j_int(r, "connections"), 2);
+	json_decref(r);
+	tc_close(lazy);
+	tc_close(waiter);
+	daemon_finish(&d);
+}
+END_TEST
+
+START_TEST(test_ten_thousand_connections)
+{
+	struct daemon	 d;
+	struct tc	**t;
+	const int	 n = 10000;
+	json_t		*r;
+	int		 i;
+
+	raise_nofile(n + 200);
+	daemon_start(&d, "--max-connections", "10000", NULL);
+	t = calloc(n, sizeof(*t));
+	for (i = 0; i < n; i++) {
+		t[i] = tc_open(d.sock);
+		tc_send(t[i], "{\"op\":\"ping\"}");
+	}
+	for (i = 0; i < n; i++) {
+		r = tc_reply(t[i]);
+		ck_ok(r);
+		json_decref(r);
+	}
+	r = tc_call(t[0], "{\"op\":\"stat\"}");
+	ck_assert_int_eq(j_int(r, "connections"), n);
+	json_decref(r);
+	for (i = 0; i < n; i++)
+		tc_close(t[i]);
+	free(t);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* The daemon's CPU seconds so far, from /proc. */
+static double
+cpu_of(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut, st;
+	FILE		*f;
+	size_t		 n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &ut, &st), 2);
+	return ((double)(ut + st) / (double)sysconf(_SC_CLK_TCK));
+}
+
+START_TEST(test_emfile_backoff)
+{
+	struct daemon	 d;
+	struct tc	*t[80];
+	json_t		*r;
+	double		 cpu0, cpu1;
+	bool		 answered[80];
+	int		 i, served = 0;
+
+	if (getenv("PSYNC_TEST_WRAPPER") != NULL)
+		return;		/* valgrind needs descriptors of its own */
+	setenv("PSYNC_TEST_NOFILE", "40", 1);
+	daemon_start(&d, NULL);
+	unsetenv("PSYNC_TEST_NOFILE");
+	/* More connections than the daemon has descriptors. */
+	for (i = 0; i < 80; i++) {
+		t[i] = tc_open(d.sock);
+		tc_send(t[i], "{\"op\":\"ping\"}");
+	}
+	for (i = 0; i < 80; i++) {
+		r = tc_recv(t[i], i < 20 ? 5 : 0.02, NULL);
+		answered[i] = r != NULL;
+		served += answered[i];
+		json_decref(r);
+	}
+	ck_assert_int_gt(served, 10);
+	ck_assert_int_lt(served, 80);
+	/* Out of descriptors, it must not spin. */
+	cpu0 = cpu_of(d.pid);
+	tc_expect_silence(t[79], 1.0);
+	cpu1 = cpu_of(d.pid);
+	ck_assert_msg(cpu1 - cpu0 < 0.3, "daemon burned %.2f s of CPU in 1 s",
+	    cpu1 - cpu0);
+	/* Descriptors free up: the rest are accepted and answered. */
+	for (i = 0; i < 60; i++)
+		tc_close(t[i]);
+	for (i = 60; i < 80; i++) {
+		if (answered[i])
+			continue;
+		r = tc_recv(t[i], 5, NULL);
+		ck_assert_msg(r != NULL, "connection %d never served", i);
+		ck_ok(r);
+		json_decref(r);
+	}
+	r = tc_call(t[79], "{\"op\":\"ping\"}");
+	ck_ok(r);
+	json_decref(r);
+	for (i = 60; i < 80; i++)
+		tc_close(t[i]);
+	daemon_finish(&d);
+}
+END_TEST
+
+Suite *
+limits_suite(void)
+{
+	Suite	*s = suite_create("limits");
+
+	ADD_TEST(s, test_max_connections, 30);
+	ADD_TEST(s, test_output_cap_cuts_non_reader, 60);
+	ADD_TEST(s, test_ten_thousand_connections, 120);
+	ADD_TEST(s, test_emfile_backoff, 30);
+	return (s);
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# run-socat-tests.sh -- drive psyncd with socat, byte for byte what a person
+# types (the README's and PROTOCOL.md's examples).  Usage: run-socat-tests.sh PSYNCD
+set -eu
+
+psyncd=${1:-build/psyncd}
+dir=$(mktemp -d /tmp/psync-socat.XXXXXX)
+sock=$dir/psyncd.sock
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup 0 1 15
+
+pass=0
+fail=0
+check() {	# check NAME EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		printf 'socat: %s\n  expected: %s\n  got:      %s\n' "$1" "$2" "$3"
+	fi
+}
+
+"$psyncd" --socket "$sock" 2>"$dir/log" &
+pid=$!
+i=0
+while ! [ -S "$sock" ]; do
+	i=$((i + 1))
+	[ $i -lt 500 ] || { echo "socat: psyncd did not start"; cat "$dir/log"; exit 1; }
+	sleep 0.01	# polling for the socket, bounded above
+done
+
+# The README's one-liner: a single request, EOF, the reply is printed.
+out=$(echo '{"op":"ping"}' | socat - UNIX-CONNECT:"$sock")
+check "ping" '{"ok":true}' "$out"
+
+# A lock session as typed: acquire, a second acquire (deadlock), release.
+out=$(printf '%s\n' '{"op":"lock.acquire","name":"x","id":1}' \
+    '{"op":"lock.acquire","name":"x","id":2,"timeout":0}' \
+    '{"op":"lock.release","name":"x","id":3}' |
+    socat - UNIX-CONNECT:"$sock" | sed 's/"token":[0-9]*/"token":T/')
+check "lock session" '{"id":1,"ok":true,"acquired":true,"token":T}
+{"id":2,"ok":false,"error":"would_deadlock","message":"session 2 already holds lock '"'x'"'"}
+{"id":3,"ok":true}' "$out"
+
+# CRLF line ends (nc -C, telnet) and a last line without a newline.
+out=$(printf '{"op":"event.set","name":"e"}\r\n{"op":"event.is_set","name":"e"}' |
+    socat - UNIX-CONNECT:"$sock")
+check "crlf and final line" '{"ok":true}
+{"ok":true,"set":true}' "$out"
+
+# The lock session's holder has gone: nothing is left of x.
+out=$(echo '{"op":"info","name":"x"}' | socat - UNIX-CONNECT:"$sock")
+check "released on close" '{"ok":false,"error":"not_found","message":"no object '"'x'"'"}' "$out"
+
+# Garbage gets an error and the connection goes on.
+out=$(printf 'hello\n{"op":"ping","id":"after"}\n' | socat - UNIX-CONNECT:"$sock" |
+    sed 's/"message":"[^"]*"/"message":M/')
+check "garbage then ping" '{"ok":false,"error":"bad_request","message":M}
+{"id":"after","ok":true}' "$out"
+
+kill "$pid"
+wait "$pid" || { echo "socat: psyncd exited non-zero"; fail=$((fail + 1)); }
+pid=
+[ ! -e "$sock" ] || { echo "socat: socket left behind"; fail=$((fail + 1)); }
+
+echo "socat: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,668 @@
+/*
+ * check_objects.c -- lock and event semantics, the object table, FIFO
+ * queues, deadlines and owner death, driven through the server's own
+ * request path over bufferevent pairs: no socket, no daemon process.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "harness.h"
+#include "objtab.h"
+#include "server.h"
+
+struct peer {
+	struct conn		*c;
+	struct bufferevent	*bev;		/* the client's end */
+};
+
+static void
+srv_start(struct server *srv, void (*tweak)(struct config *))
+{
+	struct config	cfg;
+	char		cause[256];
+
+	config_defaults(&cfg);
+	cfg.log_level = LOG_LEVEL_ERROR;
+	log_init(cfg.log_level, 0);
+	if (tweak != NULL)
+		tweak(&cfg);
+	ck_assert_msg(server_init(srv, &cfg, cause, sizeof(cause)) == 0,
+	    "%s", cause);
+}
+
+static void
+peer_open(struct server *srv, struct peer *p, pid_t pid)
+{
+	struct bufferevent	*pair[2];
+
+	ck_assert_int_eq(bufferevent_pair_new(srv->base, 0, pair), 0);
+	p->bev = pair[1];
+	ck_assert_int_eq(bufferevent_enable(p->bev, EV_READ), 0);
+	p->c = conn_new_bev(srv, pair[0], pid, 1000, 1000);
+	ck_assert_ptr_nonnull(p->c);
+}
+
+static void
+peer_send(struct server *srv, struct peer *p, const char *line)
+{
+	ck_assert_int_eq(bufferevent_write(p->bev, line, strlen(line)), 0);
+	ck_assert_int_eq(bufferevent_write(p->bev, "\n", 1), 0);
+	event_base_loop(srv->base, EVLOOP_NONBLOCK);
+}
+
+/* The next reply already queued for p, or NULL. */
+static json_t *
+peer_recv(struct peer *p)
+{
+	char	*line;
+	size_t	 n;
+	json_t	*j;
+
+	line = evbuffer_readln(bufferevent_get_input(p->bev), &n,
+	    EVBUFFER_EOL_LF);
+	if (line == NULL)
+		return (NULL);
+	j = json_loadb(line, n, 0, NULL);
+	ck_assert_msg(j != NULL, "bad reply line: %s", line);
+	free(line);
+	return (j);
+}
+
+/* Run the loop (timers included) until p has a reply or secs pass. */
+static json_t *
+peer_wait(struct server *srv, struct peer *p, double secs)
+{
+	double	 deadline = now_s() + secs;
+	json_t	*j;
+
+	while ((j = peer_recv(p)) == NULL && now_s() < deadline)
+		event_base_loop(srv->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	return (j);
+}
+
+static json_t *
+peer_call(struct server *srv, struct peer *p, const char *line)
+{
+	json_t	*j;
+
+	peer_send(srv, p, line);
+	j = peer_recv(p);
+	ck_assert_msg(j != NULL, "no immediate reply to %s", line);
+	return (j);
+}
+
+/* Assert the reply to line is ok and return it (caller frees). */
+static json_t *
+ok_call(struct server *srv, struct peer *p, const char *line)
+{
+	json_t	*j = peer_call(srv, p, line);
+
+	ck_ok(j);
+	return (j);
+}
+
+static void
+expect_nothing(struct peer *p)
+{
+	json_t	*j = peer_recv(p);
+
+	ck_assert_msg(j == NULL, "unexpected reply: %s", j_dump(j));
+}
+
+static void
+srv_finish(struct server *srv, struct peer *peers, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		bufferevent_free(peers[i].bev);
+	server_free(srv);
+}
+
+START_TEST(test_lock_fifo_handoff)
+{
+	struct server	 srv;
+	struct peer	 p[5];
+	json_t		*r;
+	long long	 last;
+	int		 i;
+
+	srv_start(&srv, NULL);
+	for (i = 0; i < 5; i++)
+		peer_open(&srv, &p[i], 100 + i);
+	r = ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"L\"}");
+	ck_assert(j_bool(r, "acquired"));
+	last = j_int(r, "token");
+	json_decref(r);
+	/* Four waiters queue up; none is answered yet. */
+	for (i = 1; i < 5; i++) {
+		peer_send(&srv, &p[i], "{\"op\":\"lock.acquire\",\"name\":\"L\","
+		    "\"id\":7}");
+		expect_nothing(&p[i]);
+	}
+	/* Each release hands the lock to the oldest waiter, and only it. */
+	for (i = 0; i < 4; i++) {
+		json_decref(ok_call(&srv, &p[i],
+		    "{\"op\":\"lock.release\",\"name\":\"L\"}"));
+		r = peer_recv(&p[i + 1]);
+		ck_ok(r);
+		ck_assert(j_bool(r, "acquired"));
+		ck_assert_int_eq(j_int(r, "id"), 7);
+		ck_assert_int_gt(j_int(r, "token"), last);
+		last = j_int(r, "token");
+		json_decref(r);
+		if (i + 2 < 5)
+			expect_nothing(&p[i + 2]);
+	}
+	json_decref(ok_call(&srv, &p[4], "{\"op\":\"lock.release\",\"name\":\"L\"}"));
+	/* Free and unwaited: the lock is gone. */
+	ck_assert_uint_eq(srv.objects.count, 0);
+	srv_finish(&srv, p, 5);
+}
+END_TEST
+
+START_TEST(test_lock_owner_death)
+{
+	struct server	 srv;
+	struct peer	 p[3];
+	json_t		*r;
+	int		 i;
+
+	srv_start(&srv, NULL);
+	for (i = 0; i < 3; i++)
+		peer_open(&srv, &p[i], 100 + i);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"L\"}"));
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"M\"}"));
+	peer_send(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"L\"}");
+	peer_send(&srv, &p[2], "{\"op\":\"lock.acquire\",\"name\":\"L\"}");
+	/* The holder dies: the next waiter has the lock when conn_lost returns. */
+	conn_lost(p[0].c, false);
+	r = peer_recv(&p[1]);
+	ck_ok(r);
+	ck_assert(j_bool(r, "acquired"));
+	json_decref(r);
+	expect_nothing(&p[2]);
+	/* M was released and vanished; L is held by p[1]. */
+	ck_assert_uint_eq(srv.objects.count, 1);
+	/* A waiter that dies leaves the queue: p[1]'s release skips it. */
+	conn_lost(p[2].c, false);
+	json_decref(ok_call(&srv, &p[1], "{\"op\":\"lock.release\",\"name\":\"L\"}"));
+	ck_assert_uint_eq(srv.objects.count, 0);
+	srv_finish(&srv, p, 3);
+}
+END_TEST
+
+START_TEST(test_lock_timeout_timer)
+{
+	struct server	 srv;
+	struct peer	 p[2];
+	json_t		*r;
+	double		 t0;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p[0], 100);
+	peer_open(&srv, &p[1], 101);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"L\"}"));
+	t0 = now_s();
+	peer_send(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"L\","
+	    "\"timeout\":0.05,\"id\":\"t\"}");
+	expect_nothing(&p[1]);
+	r = peer_wait(&srv, &p[1], 5);
+	ck_ok(r);
+	ck_assert(!j_bool(r, "acquired"));
+	ck_assert_ptr_null(json_object_get(r, "token"));
+	ck_assert_str_eq(j_str(r, "id"), "t");
+	ck_assert(now_s() - t0 >= 0.05);
+	json_decref(r);
+	/* The timed-out waiter left the queue. */
+	ck_assert_uint_eq(p[1].c->npending, 0);
+	srv_finish(&srv, p, 2);
+}
+END_TEST
+
+START_TEST(test_lock_try_and_not_owner)
+{
+	struct server	 srv;
+	struct peer	 p[2];
+	json_t		*r;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p[0], 100);
+	peer_open(&srv, &p[1], 101);
+	/* Releasing a lock that does not exist, or that another holds. */
+	r = peer_call(&srv, &p[0], "{\"op\":\"lock.release\",\"name\":\"L\"}");
+	ck_err(r, "not_owner");
+	json_decref(r);
+	ck_assert_uint_eq(srv.objects.count, 0);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"L\"}"));
+	r = peer_call(&srv, &p[1], "{\"op\":\"lock.release\",\"name\":\"L\"}");
+	ck_err(r, "not_owner");
+	json_decref(r);
+	/* A try never queues. */
+	r = ok_call(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"L\",\"timeout\":0}");
+	ck_assert(!j_bool(r, "acquired"));
+	json_decref(r);
+	ck_assert_uint_eq(p[1].c->npending, 0);
+	/* The holder acquiring again: would_deadlock, try or not. */
+	r = peer_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"L\",\"timeout\":0}");
+	ck_err(r, "would_deadlock");
+	json_decref(r);
+	srv_finish(&srv, p, 2);
+}
+END_TEST
+
+START_TEST(test_deadlock_cycle)
+{
+	struct server	 srv;
+	struct peer	 p[3];
+	json_t		*r;
+	const char	*msg;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p[0], 100);
+	peer_open(&srv, &p[1], 101);
+	peer_open(&srv, &p[2], 102);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"x\"}"));
+	json_decref(ok_call(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"y\"}"));
+	json_decref(ok_call(&srv, &p[2], "{\"op\":\"lock.acquire\",\"name\":\"z\"}"));
+	/* 1 waits for y (held by 2), 2 waits for z (held by 3). */
+	peer_send(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"y\"}");
+	peer_send(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"z\"}");
+	expect_nothing(&p[0]);
+	expect_nothing(&p[1]);
+	/* 3 asking for x closes 3 -> 1 -> 2 -> 3. */
+	r = peer_call(&srv, &p[2], "{\"op\":\"lock.acquire\",\"name\":\"x\"}");
+	ck_err(r, "would_deadlock");
+	msg = j_str(r, "message");
+	ck_assert_msg(strstr(msg, "session 3 waits for 'x' held by session 1")
+	    != NULL, "%s", msg);
+	ck_assert_msg(strstr(msg, "session 1 waits for 'y' held by session 2")
+	    != NULL, "%s", msg);
+	ck_assert_msg(strstr(msg, "session 2 waits for 'z' held by session 3")
+	    != NULL, "%s", msg);
+	json_decref(r);
+	/* Nothing changed: 3 is not queued, x has no waiter. */
+	ck_assert_uint_eq(p[2].c->npending, 0);
+	/* A try that cannot be granted is just "not acquired". */
+	r = ok_call(&srv, &p[2], "{\"op\":\"lock.acquire\",\"name\":\"x\",\"timeout\":0}");
+	ck_assert(!j_bool(r, "acquired"));
+	json_decref(r);
+	/* Without the cycle, the same request simply waits. */
+	json_decref(ok_call(&srv, &p[2], "{\"op\":\"lock.release\",\"name\":\"z\"}"));
+	r = peer_recv(&p[1]);
+	ck_assert(j_bool(r, "acquired"));
+	json_decref(r);
+	peer_send(&srv, &p[2], "{\"op\":\"lock.acquire\",\"name\":\"w\"}");
+	r = peer_recv(&p[2]);
+	ck_assert(j_bool(r, "acquired"));
+	json_decref(r);
+	srv_finish(&srv, p, 3);
+}
+END_TEST
+
+START_TEST(test_deadlock_through_queue)
+{
+	struct server	 srv;
+	struct peer	 p[3];
+	json_t		*r;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p[0], 100);
+	peer_open(&srv, &p[1], 101);
+	peer_open(&srv, &p[2], 102);
+	/* A holds x; B queues for x; C holds y and queues for x behind B. */
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"x\"}"));
+	json_decref(ok_call(&srv, &p[2], "{\"op\":\"lock.acquire\",\"name\":\"y\"}"));
+	peer_send(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"x\"}");
+	peer_send(&srv, &p[2], "{\"op\":\"lock.acquire\",\"name\":\"x\"}");
+	/* B asking for y waits for C, which waits behind B: a cycle. */
+	r = peer_call(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"y\"}");
+	ck_err(r, "would_deadlock");
+	ck_assert_msg(strstr(j_str(r, "message"), "queued behind") != NULL,
+	    "%s", j_dump(r));
+	json_decref(r);
+	srv_finish(&srv, p, 3);
+}
+END_TEST
+
+START_TEST(test_names_vanish)
+{
+	struct server	 srv;
+	struct peer	 p;
+	char		 line[128];
+	json_t		*r;
+	int		 i;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p, 100);
+	/* Many distinct names used once leave nothing behind. */
+	for (i = 0; i < 20000; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"lock.acquire\","
+		    "\"name\":\"job-%d\"}", i);
+		json_decref(ok_call(&srv, &p, line));
+		snprintf(line, sizeof(line), "{\"op\":\"lock.release\","
+		    "\"name\":\"job-%d\"}", i);
+		json_decref(ok_call(&srv, &p, line));
+		snprintf(line, sizeof(line), "{\"op\":\"event.set\","
+		    "\"name\":\"ev-%d\"}", i);
+		json_decref(ok_call(&srv, &p, line));
+		snprintf(line, sizeof(line), "{\"op\":\"event.clear\","
+		    "\"name\":\"ev-%d\"}", i);
+		json_decref(ok_call(&srv, &p, line));
+	}
+	ck_assert_uint_eq(srv.objects.count, 0);
+	/* Reads create nothing. */
+	r = ok_call(&srv, &p, "{\"op\":\"event.is_set\",\"name\":\"nope\"}");
+	ck_assert(!j_bool(r, "set"));
+	json_decref(r);
+	r = ok_call(&srv, &p, "{\"op\":\"event.wait\",\"name\":\"nope\",\"timeout\":0}");
+	ck_assert(!j_bool(r, "set"));
+	json_decref(r);
+	ck_assert_uint_eq(srv.objects.count, 0);
+	srv_finish(&srv, &p, 1);
+}
+END_TEST
+
+START_TEST(test_event_set_wakes_all)
+{
+	struct server	 srv;
+	struct peer	 p[4];
+	json_t		*r;
+	int		 i;
+
+	srv_start(&srv, NULL);
+	for (i = 0; i < 4; i++)
+		peer_open(&srv, &p[i], 100 + i);
+	for (i = 1; i < 4; i++) {
+		peer_send(&srv, &p[i], "{\"op\":\"event.wait\",\"name\":\"E\"}");
+		expect_nothing(&p[i]);
+	}
+	r = ok_call(&srv, &p[0], "{\"op\":\"info\",\"name\":\"E\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "waiters")), 3);
+	ck_assert(!j_bool(r, "set"));
+	json_decref(r);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"event.set\",\"name\":\"E\"}"));
+	for (i = 1; i < 4; i++) {
+		r = peer_recv(&p[i]);
+		ck_ok(r);
+		ck_assert(j_bool(r, "set"));
+		json_decref(r);
+	}
+	/* Set: later waits return at once; it stays until cleared. */
+	r = ok_call(&srv, &p[1], "{\"op\":\"event.wait\",\"name\":\"E\"}");
+	ck_assert(j_bool(r, "set"));
+	json_decref(r);
+	ck_assert_uint_eq(srv.objects.count, 1);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"event.clear\",\"name\":\"E\"}"));
+	ck_assert_uint_eq(srv.objects.count, 0);
+	srv_finish(&srv, p, 4);
+}
+END_TEST
+
+START_TEST(test_event_wait_timeout)
+{
+	struct server	 srv;
+	struct peer	 p;
+	json_t		*r;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p, 100);
+	peer_send(&srv, &p, "{\"op\":\"event.wait\",\"name\":\"E\",\"timeout\":0.02}");
+	expect_nothing(&p);
+	ck_assert_uint_eq(srv.objects.count, 1);
+	r = peer_wait(&srv, &p, 5);
+	ck_ok(r);
+	ck_assert(!j_bool(r, "set"));
+	json_decref(r);
+	ck_assert_uint_eq(srv.objects.count, 0);
+	srv_finish(&srv, &p, 1);
+}
+END_TEST
+
+START_TEST(test_type_mismatch)
+{
+	struct server	 srv;
+	struct peer	 p;
+	json_t		*r;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p, 100);
+	json_decref(ok_call(&srv, &p, "{\"op\":\"event.set\",\"name\":\"N\"}"));
+	r = peer_call(&srv, &p, "{\"op\":\"lock.acquire\",\"name\":\"N\"}");
+	ck_err(r, "type_mismatch");
+	json_decref(r);
+	r = peer_call(&srv, &p, "{\"op\":\"lock.release\",\"name\":\"N\"}");
+	ck_err(r, "type_mismatch");
+	json_decref(r);
+	json_decref(ok_call(&srv, &p, "{\"op\":\"lock.acquire\",\"name\":\"K\"}"));
+	r = peer_call(&srv, &p, "{\"op\":\"event.wait\",\"name\":\"K\"}");
+	ck_err(r, "type_mismatch");
+	json_decref(r);
+	/* Once K is released and gone, the name is free for any type. */
+	json_decref(ok_call(&srv, &p, "{\"op\":\"lock.release\",\"name\":\"K\"}"));
+	json_decref(ok_call(&srv, &p, "{\"op\":\"event.set\",\"name\":\"K\"}"));
+	srv_finish(&srv, &p, 1);
+}
+END_TEST
+
+START_TEST(test_delete_busy_and_force)
+{
+	struct server	 srv;
+	struct peer	 p[2];
+	json_t		*r;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p[0], 100);
+	peer_open(&srv, &p[1], 101);
+	r = peer_call(&srv, &p[0], "{\"op\":\"delete\",\"name\":\"L\"}");
+	ck_err(r, "not_found");
+	json_decref(r);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"L\"}"));
+	peer_send(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"L\",\"id\":9}");
+	r = peer_call(&srv, &p[0], "{\"op\":\"delete\",\"name\":\"L\"}");
+	ck_err(r, "busy");
+	json_decref(r);
+	ck_assert_uint_eq(srv.objects.count, 1);
+	r = peer_call(&srv, &p[0], "{\"op\":\"delete\",\"name\":\"L\",\"force\":1}");
+	ck_err(r, "bad_request");
+	json_decref(r);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"delete\",\"name\":\"L\",\"force\":true}"));
+	r = peer_recv(&p[1]);
+	ck_err(r, "deleted");
+	ck_assert_int_eq(j_int(r, "id"), 9);
+	json_decref(r);
+	ck_assert_uint_eq(srv.objects.count, 0);
+	/* The old holder no longer holds it. */
+	r = peer_call(&srv, &p[0], "{\"op\":\"lock.release\",\"name\":\"L\"}");
+	ck_err(r, "not_owner");
+	json_decref(r);
+	/* A set event is not busy: delete clears it away. */
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"event.set\",\"name\":\"E\"}"));
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"delete\",\"name\":\"E\"}"));
+	r = ok_call(&srv, &p[0], "{\"op\":\"event.is_set\",\"name\":\"E\"}");
+	ck_assert(!j_bool(r, "set"));
+	json_decref(r);
+	srv_finish(&srv, p, 2);
+}
+END_TEST
+
+START_TEST(test_cancel)
+{
+	struct server	 srv;
+	struct peer	 p[2];
+	json_t		*r;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p[0], 100);
+	peer_open(&srv, &p[1], 101);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"L\"}"));
+	peer_send(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"L\",\"id\":\"a\"}");
+	peer_send(&srv, &p[1], "{\"op\":\"event.wait\",\"name\":\"E\",\"id\":\"a\"}");
+	/* The oldest pending "a" is cancelled; its reply comes first. */
+	peer_send(&srv, &p[1], "{\"op\":\"cancel\",\"target\":\"a\",\"id\":\"c\"}");
+	r = peer_recv(&p[1]);
+	ck_err(r, "cancelled");
+	ck_assert_str_eq(j_str(r, "id"), "a");
+	json_decref(r);
+	r = peer_recv(&p[1]);
+	ck_ok(r);
+	ck_assert_str_eq(j_str(r, "id"), "c");
+	ck_assert(j_bool(r, "cancelled"));
+	json_decref(r);
+	ck_assert_uint_eq(p[1].c->npending, 1);
+	/* The lock's queue is empty again: release frees it. */
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.release\",\"name\":\"L\"}"));
+	expect_nothing(&p[1]);
+	r = ok_call(&srv, &p[1], "{\"op\":\"cancel\",\"target\":\"zzz\"}");
+	ck_assert(!j_bool(r, "cancelled"));
+	json_decref(r);
+	r = peer_call(&srv, &p[1], "{\"op\":\"cancel\"}");
+	ck_err(r, "bad_request");
+	json_decref(r);
+	r = peer_call(&srv, &p[1], "{\"op\":\"cancel\",\"target\":1.5}");
+	ck_err(r, "bad_request");
+	json_decref(r);
+	srv_finish(&srv, p, 2);
+}
+END_TEST
+
+static void
+small_limits(struct config *cfg)
+{
+	cfg->max_objects = 2;
+	cfg->max_pending = 2;
+	cfg->max_output = 1024;
+}
+
+START_TEST(test_object_and_pending_limits)
+{
+	struct server	 srv;
+	struct peer	 p[2];
+	json_t		*r;
+
+	srv_start(&srv, small_limits);
+	peer_open(&srv, &p[0], 100);
+	peer_open(&srv, &p[1], 101);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"a\"}"));
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"b\"}"));
+	/* N objects allowed, the next refused; reads still answered. */
+	r = peer_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"c\"}");
+	ck_err(r, "limit");
+	json_decref(r);
+	ck_assert_uint_eq(srv.objects.count, 2);
+	r = ok_call(&srv, &p[0], "{\"op\":\"event.is_set\",\"name\":\"c\"}");
+	json_decref(r);
+	/* Pending: 2 allowed per connection, the third refused. */
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.release\",\"name\":\"b\"}"));
+	peer_send(&srv, &p[1], "{\"op\":\"event.wait\",\"name\":\"e\"}");
+	peer_send(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"a\"}");
+	expect_nothing(&p[1]);
+	r = peer_call(&srv, &p[1], "{\"op\":\"event.wait\",\"name\":\"e\",\"id\":3}");
+	ck_err(r, "limit");
+	ck_assert_int_eq(j_int(r, "id"), 3);
+	json_decref(r);
+	ck_assert_uint_eq(p[1].c->npending, 2);
+	srv_finish(&srv, p, 2);
+}
+END_TEST
+
+START_TEST(test_output_cap)
+{
+	struct server	 srv;
+	struct peer	 p[2];
+	json_t		*r;
+	int		 i;
+
+	srv_start(&srv, small_limits);
+	peer_open(&srv, &p[0], 100);
+	peer_open(&srv, &p[1], 101);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"a\"}"));
+	peer_send(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"a\"}");
+	/* p[0] stops reading while its replies pile up past the cap. */
+	ck_assert_int_eq(bufferevent_disable(p[0].bev, EV_READ), 0);
+	for (i = 0; i < 100; i++)
+		peer_send(&srv, &p[0], "{\"op\":\"ping\"}");
+	event_base_loop(srv.base, EVLOOP_NONBLOCK);
+	/* Cut off: its lock went to the waiter. */
+	ck_assert_uint_eq(srv.nconns, 1);
+	r = peer_recv(&p[1]);
+	ck_ok(r);
+	ck_assert(j_bool(r, "acquired"));
+	json_decref(r);
+	srv_finish(&srv, p, 2);
+}
+END_TEST
+
+START_TEST(test_shutdown_fails_waits)
+{
+	struct server	 srv;
+	struct peer	 p[2];
+	json_t		*r;
+
+	srv_start(&srv, NULL);
+	peer_open(&srv, &p[0], 100);
+	peer_open(&srv, &p[1], 101);
+	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"a\"}"));
+	peer_send(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"a\",\"id\":1}");
+	peer_send(&srv, &p[1], "{\"op\":\"event.wait\",\"name\":\"e\",\"id\":2}");
+	server_stop(&srv);
+	r = peer_recv(&p[1]);
+	ck_err(r, "shutting_down");
+	ck_assert_int_eq(j_int(r, "id"), 1);
+	json_decref(r);
+	r = peer_recv(&p[1]);
+	ck_err(r, "shutting_down");
+	ck_assert_int_eq(j_int(r, "id"), 2);
+	json_decref(r);
+	/* The holder was not handed anything: no grant after shutdown. */
+	expect_nothing(&p[1]);
+	srv_finish(&srv, p, 2);
+}
+END_TEST
+
+START_TEST(test_hash_is_seeded)
+{
+	struct objtab	a, b;
+	int		i, same = 0;
+	char		key[16];
+
+	ck_assert_int_eq(objtab_init(&a), 0);
+	ck_assert_int_eq(objtab_init(&b), 0);
+	/* Two tables hash the same names differently: not predictable. */
+	for (i = 0; i < 64; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		same += objtab_hash(&a, key, strlen(key)) ==
+		    objtab_hash(&b, key, strlen(key));
+	}
+	ck_assert_int_lt(same, 4);
+}
+END_TEST
+
+Suite *
+objects_suite(void)
+{
+	Suite	*s = suite_create("objects");
+
+	ADD_TEST(s, test_lock_fifo_handoff, 10);
+	ADD_TEST(s, test_lock_owner_death, 10);
+	ADD_TEST(s, test_lock_timeout_timer, 10);
+	ADD_TEST(s, test_lock_try_and_not_owner, 10);
+	ADD_TEST(s, test_deadlock_cycle, 10);
+	ADD_TEST(s, test_deadlock_through_queue, 10);
+	ADD_TEST(s, test_names_vanish, 60);
+	ADD_TEST(s, test_event_set_wakes_all, 10);
+	ADD_TEST(s, test_event_wait_timeout, 10);
+	ADD_TEST(s, test_type_mismatch, 10);
+	ADD_TEST(s, test_delete_busy_and_force, 10);
+	ADD_TEST(s, test_cancel, 10);
+	ADD_TEST(s, test_object_and_pending_limits, 10);
+	ADD_TEST(s, test_output_cap, 10);
+	ADD_TEST(s, test_shutdown_fails_waits, 10);
+	ADD_TEST(s, test_hash_is_seeded, 10);
+	return (s);
+}
