@@ -267,6 +267,52 @@ START_TEST(test_errors_of_lock_ops)
 }
 END_TEST
 
+START_TEST(test_admin_errors_over_socket)
+{
+	struct daemon	 d;
+	struct tc	*a, *b;
+	json_t		*r;
+
+	daemon_start(&d, NULL);
+	a = tc_open(d.sock);
+	b = tc_open(d.sock);
+	json_decref(tc_call(a, "{\"op\":\"event.set\",\"name\":\"E\"}"));
+	r = tc_call(a, "{\"op\":\"lock.acquire\",\"name\":\"E\"}");
+	ck_err(r, "type_mismatch");
+	json_decref(r);
+	json_decref(tc_call(a, "{\"op\":\"lock.acquire\",\"name\":\"L\"}"));
+	tc_send(b, "{\"op\":\"lock.acquire\",\"name\":\"L\",\"id\":\"w1\"}");
+	tc_send(b, "{\"op\":\"lock.acquire\",\"name\":\"L\",\"id\":\"w2\"}");
+	r = tc_reply(b);
+	ck_err(r, "would_deadlock");	/* b already waits for L */
+	ck_assert_str_eq(j_str(r, "id"), "w2");
+	json_decref(r);
+	r = tc_call(a, "{\"op\":\"delete\",\"name\":\"L\"}");
+	ck_err(r, "busy");
+	json_decref(r);
+	tc_send(b, "{\"op\":\"cancel\",\"target\":\"w1\"}");
+	r = tc_reply(b);
+	ck_err(r, "cancelled");
+	json_decref(r);
+	r = tc_reply(b);
+	ck_assert(j_bool(r, "cancelled"));
+	json_decref(r);
+	tc_send(b, "{\"op\":\"lock.acquire\",\"name\":\"L\",\"id\":\"w3\"}");
+	json_decref(tc_call(b, "{\"op\":\"ping\"}"));
+	json_decref(tc_call(a, "{\"op\":\"delete\",\"name\":\"L\",\"force\":true}"));
+	r = tc_reply(b);
+	ck_err(r, "deleted");
+	ck_assert_str_eq(j_str(r, "id"), "w3");
+	json_decref(r);
+	r = tc_call(a, "{\"op\":\"delete\",\"name\":\"L\"}");
+	ck_err(r, "not_found");
+	json_decref(r);
+	tc_close(a);
+	tc_close(b);
+	daemon_finish(&d);
+}
+END_TEST
+
 Suite *
 lock_suite(void)
 {
@@ -278,5 +324,6 @@ lock_suite(void)
 	ADD_TEST(s, test_pipelined_out_of_order, 20);
 	ADD_TEST(s, test_would_deadlock_across_processes, 20);
 	ADD_TEST(s, test_errors_of_lock_ops, 20);
+	ADD_TEST(s, test_admin_errors_over_socket, 20);
 	return (s);
 }

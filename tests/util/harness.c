@@ -361,6 +361,25 @@ tc_expect_eof(struct tc *t)
 	ck_assert_msg(eof, "connection not closed within 10 s");
 }
 
+void
+tc_wait_connections(struct tc *t, long long n)
+{
+	double		 deadline = now_s() + 10 * test_slow();
+	json_t		*r;
+	long long	 have;
+
+	for (;;) {
+		r = tc_call(t, "{\"op\":\"stat\"}");
+		have = j_int(r, "connections");
+		json_decref(r);
+		if (have == n)
+			return;
+		ck_assert_msg(now_s() < deadline, "%lld connections, not %lld",
+		    have, n);
+		tc_expect_silence(t, 0.005);
+	}
+}
+
 bool
 j_ok(json_t *r)
 {

@@ -81,6 +81,9 @@ void	 tc_expect_silence(struct tc *, double secs);
 /* Assert that the connection is closed by the peer within a deadline. */
 void	 tc_expect_eof(struct tc *);
 
+/* Poll stat on t until the daemon counts n connections (deadline). */
+void	 tc_wait_connections(struct tc *, long long n);
+
 /* Reply field helpers: they fail the test if the field is absent. */
 bool		 j_ok(json_t *r);
 const char	*j_err(json_t *r);		/* "error" or "" */
