@@ -34,7 +34,25 @@
 	X(EVENT_SET,		"event.set")			\
 	X(EVENT_CLEAR,		"event.clear")			\
 	X(EVENT_IS_SET,		"event.is_set")			\
-	X(EVENT_WAIT,		"event.wait")
+	X(EVENT_WAIT,		"event.wait")			\
+	X(RLOCK_ACQUIRE,	"rlock.acquire")		\
+	X(RLOCK_RELEASE,	"rlock.release")		\
+	X(RWLOCK_ACQUIRE,	"rwlock.acquire")		\
+	X(RWLOCK_RELEASE,	"rwlock.release")		\
+	X(COND_WAIT,		"cond.wait")			\
+	X(COND_NOTIFY,		"cond.notify")			\
+	X(COND_NOTIFY_ALL,	"cond.notify_all")		\
+	X(SEM_ACQUIRE,		"sem.acquire")			\
+	X(SEM_RELEASE,		"sem.release")			\
+	X(SEM_VALUE,		"sem.value")			\
+	X(BARRIER_WAIT,		"barrier.wait")			\
+	X(BARRIER_ABORT,	"barrier.abort")		\
+	X(BARRIER_RESET,	"barrier.reset")		\
+	X(BARRIER_INFO,		"barrier.info")			\
+	X(COUNTER_GET,		"counter.get")			\
+	X(COUNTER_SET,		"counter.set")			\
+	X(COUNTER_ADD,		"counter.add")			\
+	X(COUNTER_CAS,		"counter.cas")
 
 enum psync_op {
 	PSYNC_OP_NONE = -1,

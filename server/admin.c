@@ -144,6 +144,22 @@ admin_info(struct request *rq)
 	return (HR_DONE);
 }
 
+/* End, with "deleted", every cond.wait waiting to re-acquire lock o. */
+static void
+delete_pinning_waits(struct server *srv, struct object *o)
+{
+	struct conn	*c;
+	struct wait	*w, *next;
+
+	TAILQ_FOREACH(c, &srv->conns, entry) {
+		for (w = TAILQ_FIRST(&c->waits); w != NULL; w = next) {
+			next = TAILQ_NEXT(w, conn_entry);
+			if (w->lock == o)
+				wait_end(srv, w, WAIT_DELETED);
+		}
+	}
+}
+
 static int
 admin_delete(struct request *rq)
 {
@@ -166,6 +182,9 @@ admin_delete(struct request *rq)
 		    "and %u waiters; use force to delete it", o->type->name,
 		    quote(q, sizeof(q), name, len), o->nholders,
 		    o->nwaiters + o->pins));
+	/* cond.waits that would re-acquire a lock pin it: they go too. */
+	if (o->pins > 0)
+		delete_pinning_waits(rq->srv, o);
 	while ((w = TAILQ_FIRST(&o->waiters)) != NULL)
 		wait_end(rq->srv, w, WAIT_DELETED);
 	while ((h = TAILQ_FIRST(&o->holders)) != NULL)

@@ -9,7 +9,13 @@
 
 const struct objtype *const objtypes[OBJ__COUNT] = {
 	[OBJ_LOCK] = &lock_type,
+	[OBJ_RLOCK] = &rlock_type,
+	[OBJ_RWLOCK] = &rwlock_type,
 	[OBJ_EVENT] = &event_type,
+	[OBJ_COND] = &cond_type,
+	[OBJ_SEM] = &sem_type,
+	[OBJ_BARRIER] = &barrier_type,
+	[OBJ_COUNTER] = &counter_type,
 };
 
 static void

@@ -71,10 +71,8 @@ event_wait(struct request *rq)
 		    json_boolean(o != NULL && EVENT(o)->set));
 		return (HR_DONE);
 	}
-	if (rq->conn->npending >= rq->srv->cfg.max_pending)
-		return (rq_fail(rq, PSYNC_ERR_LIMIT, "pending request limit "
-		    "(%u) reached on this connection",
-		    rq->srv->cfg.max_pending));
+	if (object_check_pending(rq) == -1)
+		return (HR_ERROR);
 	if (o == NULL && object_get(rq, &event_type, true, &o) == -1)
 		return (HR_ERROR);
 	wait_new(rq, o, timeout, 0);

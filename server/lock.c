@@ -1,37 +1,54 @@
 /*
- * lock.c -- lock: like multiprocessing.Lock, but owned by a connection.
+ * lock.c -- lock: like multiprocessing.Lock, but owned by a connection;
+ * and the machinery rlock.c shares.
  *
  * A lock is free or held by one connection; waiters are served FIFO and
  * each grant carries a fresh fencing token.  Its one hold is embedded, so
- * taking a lock allocates nothing beyond the object itself.
+ * taking a lock allocates nothing beyond the object itself.  An rlock is
+ * the same with a depth (hold.count): its holder re-enters at once.
+ * cond.wait releases either fully and later queues here to get it back,
+ * depth restored (wait->count).
  */
 #include <stdio.h>
 
 #include "conn.h"
 #include "deadlock.h"
+#include "lock.h"
 #include "object.h"
 #include "request.h"
 #include "server.h"
 #include "wait.h"
 
-struct lock {
-	struct object	obj;
-	struct hold	hold;		/* linked while held */
-};
-
 #define LOCK(o)	((struct lock *)(o))
 
-/* Give l to c now. */
+static bool
+is_recursive(const struct object *o)
+{
+	return (o->type->kind == OBJ_RLOCK);
+}
+
+/* Give l to c now, at depth count. */
 static uint64_t
-lock_grant(struct server *srv, struct lock *l, struct conn *c)
+lock_grant(struct server *srv, struct lock *l, struct conn *c, uint32_t count)
 {
 	l->hold.token = tokens_next(&srv->tokens);
+	l->hold.count = count;
 	hold_link(&l->hold, &l->obj, c);
 	return (l->hold.token);
 }
 
-static int
-lock_acquire(struct request *rq)
+/* Fill r with a grant: {acquired: true, count (rlock), token}. */
+static void
+grant_fields(json_t *r, const struct lock *l)
+{
+	json_object_set_new(r, "acquired", json_true());
+	if (is_recursive(&l->obj))
+		json_object_set_new(r, "count", json_integer(l->hold.count));
+	json_object_set_new(r, "token", json_integer((json_int_t)l->hold.token));
+}
+
+int
+lock_acquire_op(struct request *rq, const struct objtype *t)
 {
 	struct object	*o;
 	struct lock	*l;
@@ -40,19 +57,27 @@ lock_acquire(struct request *rq)
 	char		 msg[512], q[96];
 
 	if (rq_timeout(rq, &timeout) == -1 ||
-	    object_get(rq, &lock_type, true, &o) == -1)
+	    object_get(rq, t, true, &o) == -1)
 		return (HR_ERROR);
 	l = LOCK(o);
-	if (l->hold.conn == rq->conn)
-		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
-		    "session %llu already holds lock '%s'",
-		    (unsigned long long)rq->conn->session,
-		    quote(q, sizeof(q), object_name(o), o->namelen)));
 	r = rq_reply(rq);
+	if (l->hold.conn == rq->conn) {
+		if (!is_recursive(o))
+			return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
+			    "session %llu already holds lock '%s'",
+			    (unsigned long long)rq->conn->session,
+			    quote(q, sizeof(q), object_name(o), o->namelen)));
+		if (l->hold.count == UINT32_MAX)
+			return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED,
+			    "rlock '%s' is at its maximum depth",
+			    quote(q, sizeof(q), object_name(o), o->namelen)));
+		l->hold.count++;	/* re-entry keeps the hold's token */
+		grant_fields(r, l);
+		return (HR_DONE);
+	}
 	if (l->hold.conn == NULL && TAILQ_EMPTY(&o->waiters)) {
-		json_object_set_new(r, "acquired", json_true());
-		json_object_set_new(r, "token", json_integer(
-		    (json_int_t)lock_grant(rq->srv, l, rq->conn)));
+		lock_grant(rq->srv, l, rq->conn, 1);
+		grant_fields(r, l);
 		return (HR_DONE);
 	}
 	if (timeout == 0) {
@@ -61,61 +86,71 @@ lock_acquire(struct request *rq)
 	}
 	if (deadlock_check(rq->srv, rq->conn, o, 0, msg, sizeof(msg)))
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
-	if (rq->conn->npending >= rq->srv->cfg.max_pending)
-		return (rq_fail(rq, PSYNC_ERR_LIMIT, "pending request limit "
-		    "(%u) reached on this connection",
-		    rq->srv->cfg.max_pending));
+	if (object_check_pending(rq) == -1)
+		return (HR_ERROR);
 	wait_new(rq, o, timeout, 0);
 	return (HR_PENDING);
 }
 
-static int
-lock_release(struct request *rq)
+int
+lock_release_op(struct request *rq, const struct objtype *t)
 {
 	struct object	*o;
+	struct lock	*l;
 	const char	*name;
 	size_t		 len;
 	char		 q[96];
 
-	if (object_get(rq, &lock_type, false, &o) == -1)
+	if (object_get(rq, t, false, &o) == -1)
 		return (HR_ERROR);
 	if (o == NULL || LOCK(o)->hold.conn != rq->conn) {
 		rq_name(rq, "name", &name, &len);
 		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER,
-		    "session %llu does not hold lock '%s'",
-		    (unsigned long long)rq->conn->session,
+		    "session %llu does not hold %s '%s'",
+		    (unsigned long long)rq->conn->session, t->name,
 		    quote(q, sizeof(q), name, len)));
 	}
-	/* Settling hands the lock to the next waiter, if any. */
-	hold_unlink(rq->srv, &LOCK(o)->hold);
-	rq_reply(rq);
+	l = LOCK(o);
+	/* Settling hands a freed lock to the next waiter, if any. */
+	if (--l->hold.count == 0)
+		hold_unlink(rq->srv, &l->hold);
+	if (is_recursive(o))
+		json_object_set_new(rq_reply(rq), "count",
+		    json_integer(l->hold.conn != NULL ? l->hold.count : 0));
+	else
+		rq_reply(rq);
 	return (HR_DONE);
 }
 
-static void
+void
 lock_pump(struct server *srv, struct object *o)
 {
 	struct lock	*l = LOCK(o);
 	struct wait	*w;
 	json_t		*r;
+	uint64_t	 token;
 
 	if (l->hold.conn != NULL || (w = TAILQ_FIRST(&o->waiters)) == NULL)
 		return;
-	r = wait_reply_new(w);
-	json_object_set_new(r, "acquired", json_true());
-	json_object_set_new(r, "token",
-	    json_integer((json_int_t)lock_grant(srv, l, w->conn)));
+	if (w->op == PSYNC_OP_COND_WAIT) {
+		token = lock_grant(srv, l, w->conn, w->count);
+		r = cond_reacquired_reply(w, token);
+	} else {
+		lock_grant(srv, l, w->conn, 1);
+		r = wait_reply_new(w);
+		grant_fields(r, l);
+	}
 	wait_complete(srv, w, r);
 }
 
-static void
+void
 lock_hold_lost(struct server *srv, struct object *o, struct hold *h)
 {
 	(void)o;
 	hold_unlink(srv, h);
 }
 
-static void
+void
 lock_timed_out(struct server *srv, struct wait *w)
 {
 	json_t	*r;
@@ -125,23 +160,37 @@ lock_timed_out(struct server *srv, struct wait *w)
 	wait_complete(srv, w, r);
 }
 
-static bool
+bool
 lock_is_fresh(const struct object *o)
 {
 	(void)o;
 	return (true);		/* free and unwaited is all a lock has */
 }
 
-static void
+void
 lock_describe(const struct object *o, json_t *out)
 {
 	json_object_set_new(out, "held", json_boolean(o->nholders > 0));
 }
 
-static void
+void
 lock_describe_hold(const struct hold *h, json_t *out)
 {
+	if (is_recursive(h->obj))
+		json_object_set_new(out, "count", json_integer(h->count));
 	json_object_set_new(out, "token", json_integer((json_int_t)h->token));
+}
+
+static int
+lock_acquire(struct request *rq)
+{
+	return (lock_acquire_op(rq, &lock_type));
+}
+
+static int
+lock_release(struct request *rq)
+{
+	return (lock_release_op(rq, &lock_type));
 }
 
 static const struct verb lock_verbs[] = {

@@ -24,14 +24,17 @@ object_find(struct server *srv, const char *name, size_t len)
 	return (objtab_find(&srv->objects, name, len));
 }
 
-static struct object *
-object_create(struct request *rq, const struct objtype *t, const char *name,
-    size_t len)
+struct object *
+object_create(struct request *rq, const struct objtype *t)
 {
 	struct server	*srv = rq->srv;
 	struct object	*o;
+	const char	*name;
+	size_t		 len;
 	char		*key;
 
+	if (rq_name(rq, "name", &name, &len) == -1)
+		return (NULL);
 	if (srv->objects.count >= srv->cfg.max_objects) {
 		rq_fail(rq, PSYNC_ERR_LIMIT, "object limit (%zu) reached",
 		    srv->cfg.max_objects);
@@ -57,6 +60,15 @@ object_create(struct request *rq, const struct objtype *t, const char *name,
 }
 
 int
+object_check_pending(struct request *rq)
+{
+	if (rq->conn->npending < rq->srv->cfg.max_pending)
+		return (0);
+	return (rq_fail(rq, PSYNC_ERR_LIMIT, "pending request limit (%u) "
+	    "reached on this connection", rq->srv->cfg.max_pending), -1);
+}
+
+int
 object_get(struct request *rq, const struct objtype *t, bool create,
     struct object **out)
 {
@@ -73,8 +85,7 @@ object_get(struct request *rq, const struct objtype *t, bool create,
 		    "'%s' is a %s, not a %s", quote(q, sizeof(q), name, len),
 		    o->type->name, t->name), -1);
 	}
-	if (o == NULL && create &&
-	    (o = object_create(rq, t, name, len)) == NULL)
+	if (o == NULL && create && (o = object_create(rq, t)) == NULL)
 		return (-1);
 	*out = o;
 	return (0);
@@ -174,8 +185,12 @@ object_describe(const struct object *o, bool full)
 		}
 		json_object_set_new(d, "holders", list);
 		list = json_array();
-		TAILQ_FOREACH(w, &o->waiters, obj_entry)
-			json_array_append_new(list, conn_describe(w->conn));
+		TAILQ_FOREACH(w, &o->waiters, obj_entry) {
+			e = conn_describe(w->conn);
+			if (o->type->describe_wait != NULL)
+				o->type->describe_wait(w, e);
+			json_array_append_new(list, e);
+		}
 		json_object_set_new(d, "waiters", list);
 	}
 	if (o->type->describe != NULL)

@@ -29,7 +29,13 @@ struct wait;
 
 enum obj_kind {
 	OBJ_LOCK,
+	OBJ_RLOCK,
+	OBJ_RWLOCK,
 	OBJ_EVENT,
+	OBJ_COND,
+	OBJ_SEM,
+	OBJ_BARRIER,
+	OBJ_COUNTER,
 	OBJ__COUNT
 };
 
@@ -110,6 +116,7 @@ struct objtype {
 	/* Add type state to an info/list entry; per-hold fields to h's. */
 	void		(*describe)(const struct object *, json_t *out);
 	void		(*describe_hold)(const struct hold *, json_t *out);
+	void		(*describe_wait)(const struct wait *, json_t *out);
 
 	/*
 	 * Wait-for graph: in_graph types' waiters wait for the holders and
@@ -134,6 +141,14 @@ struct objtype {
  */
 int		 object_get(struct request *rq, const struct objtype *t,
 		    bool create, struct object **out);
+
+/*
+ * Create a missing object of type t named by the request (the caller
+ * checked it is missing).  Returns it, or NULL with the request failed
+ * (limit, internal).  The parameterised types use this once they have
+ * checked their parameters.
+ */
+struct object	*object_create(struct request *rq, const struct objtype *t);
 
 /* Look up name[0..len) in any type; NULL if missing.  Reads only. */
 struct object	*object_find(struct server *, const char *name, size_t len);
@@ -161,7 +176,22 @@ json_t		*object_describe(const struct object *o, bool full);
 
 /* The primitives, one file each. */
 extern const struct objtype lock_type;		/* lock.c */
+extern const struct objtype rlock_type;		/* rlock.c */
+extern const struct objtype rwlock_type;	/* rwlock.c */
 extern const struct objtype event_type;		/* event.c */
+extern const struct objtype cond_type;		/* cond.c */
+extern const struct objtype sem_type;		/* sem.c */
+extern const struct objtype barrier_type;	/* barrier.c */
+extern const struct objtype counter_type;	/* counter.c */
+
+/*
+ * cond.c: the reply to a cond.wait that has its lock again, for the lock
+ * and rlock pumps, which grant such waits like any other acquirer.
+ */
+json_t		*cond_reacquired_reply(const struct wait *w, uint64_t token);
+
+/* Pending-request limit check shared by every blocking op: 0 or -1. */
+int		 object_check_pending(struct request *rq);
 
 /* dispatch.c: every primitive, indexed by kind. */
 extern const struct objtype *const objtypes[OBJ__COUNT];

@@ -135,6 +135,27 @@ rq_bool(struct request *rq, const char *key, bool dflt, bool *out)
 }
 
 int
+rq_int(struct request *rq, const char *key, bool required, json_int_t dflt,
+    json_int_t *out)
+{
+	json_t	*v;
+
+	v = json_object_get(rq->json, key);
+	if (v == NULL) {
+		if (required)
+			return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+			    "missing field '%s'", key), -1);
+		*out = dflt;
+		return (0);
+	}
+	if (!json_is_integer(v))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field '%s' must be an integer", key), -1);
+	*out = json_integer_value(v);
+	return (0);
+}
+
+int
 rq_opt_string(struct request *rq, const char *key, const char **s,
     size_t *len)
 {

@@ -55,6 +55,8 @@ int		 rq_name(struct request *, const char *key, const char **name,
 int		 rq_timeout(struct request *, double *timeout);
 int		 rq_bool(struct request *, const char *key, bool dflt,
 		    bool *out);
+int		 rq_int(struct request *, const char *key, bool required,
+		    json_int_t dflt, json_int_t *out);
 int		 rq_opt_string(struct request *, const char *key,
 		    const char **s, size_t *len);
 

@@ -123,6 +123,29 @@ wait_end(struct server *srv, struct wait *w, enum wait_end why)
 	wait_finish(srv, w, reply);
 }
 
+void
+wait_fail(struct server *srv, struct wait *w, enum psync_err err,
+    const char *msg)
+{
+	wait_finish(srv, w, reply_new_error(w->id, err, msg));
+}
+
+void
+wait_move(struct server *srv, struct wait *w, struct object *o)
+{
+	TAILQ_REMOVE(&w->obj->waiters, w, obj_entry);
+	w->obj->nwaiters--;
+	object_touch(srv, w->obj);
+	if (w->flags & WAIT_TIMER) {
+		evtimer_del(&w->timer);
+		w->flags &= ~WAIT_TIMER;
+	}
+	w->obj = o;
+	TAILQ_INSERT_TAIL(&o->waiters, w, obj_entry);
+	o->nwaiters++;
+	object_touch(srv, o);
+}
+
 static void
 wait_timer_cb(evutil_socket_t fd, short what, void *arg)
 {

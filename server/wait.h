@@ -46,6 +46,9 @@ struct wait {
 	uint8_t			 mode;		/* type-specific (rwlock) */
 	uint8_t			 flags;
 #define WAIT_TIMER	0x1			/* timer is armed */
+#define WAIT_NOTIFIED	0x2			/* cond.wait: was notified */
+	uint32_t		 count;		/* cond.wait: rlock depth */
+	struct object		*lock;		/* cond.wait: pinned lock */
 };
 
 /* Timeout meaning "wait forever". */
@@ -68,6 +71,16 @@ void		 wait_complete(struct server *, struct wait *w, json_t *reply);
 
 /* End w for why: the type's wait_left hook, then the error reply. */
 void		 wait_end(struct server *, struct wait *w, enum wait_end why);
+
+/* End w with an error reply, without hooks (a barrier breaking). */
+void		 wait_fail(struct server *, struct wait *w, enum psync_err err,
+		    const char *msg);
+
+/*
+ * Move w to the tail of o's queue and stop its timer (a cond.wait going
+ * from its condition to its lock's queue).
+ */
+void		 wait_move(struct server *, struct wait *w, struct object *o);
 
 /* True if the two ids are equal (cancel matches targets with this). */
 int		 wait_id_equal(const json_t *a, const json_t *b);

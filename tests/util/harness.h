@@ -103,6 +103,9 @@ const char	*j_dump(json_t *r);
 /* Suites. */
 Suite	*proto_suite(void);
 Suite	*objects_suite(void);
+Suite	*primitives_suite(void);
+Suite	*primitives_int_suite(void);
+Suite	*model_suite(void);
 Suite	*server_suite(void);
 Suite	*lock_suite(void);
 Suite	*event_suite(void);

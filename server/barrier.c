@@ -1,0 +1,194 @@
+/*
+ * barrier.c -- barrier: like multiprocessing.Barrier.
+ *
+ * Created by the first request carrying "parties"; lives until deleted.
+ * When the last party arrives every waiter is released with its index in
+ * arrival order (the last gets parties - 1) and the barrier is ready for
+ * the next generation.  A timed-out wait breaks it for all, the timed-out
+ * party included (as in Python); so does a party's death; a cancelled wait
+ * only withdraws its party.
+ */
+#include "conn.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+#include "wait.h"
+
+#define BARRIER_PARTIES_MAX	1000000
+
+struct barrier {
+	struct object	obj;
+	uint32_t	parties;
+	bool		broken;
+};
+
+#define BARRIER(o)	((struct barrier *)(o))
+
+static int
+barrier_get(struct request *rq, struct object **out)
+{
+	struct object	*o;
+	json_int_t	 parties;
+	bool		 has;
+	char		 q[96];
+
+	has = json_object_get(rq->json, "parties") != NULL;
+	if (rq_int(rq, "parties", false, 0, &parties) == -1)
+		return (-1);
+	if (has && (parties < 1 || parties > BARRIER_PARTIES_MAX))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'parties' "
+		    "must be from 1 to %d", BARRIER_PARTIES_MAX), -1);
+	if (object_get(rq, &barrier_type, false, &o) == -1)
+		return (-1);
+	if (o != NULL) {
+		if (has && parties != BARRIER(o)->parties)
+			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH,
+			    "barrier '%s' exists with %u parties",
+			    quote(q, sizeof(q), object_name(o), o->namelen),
+			    BARRIER(o)->parties), -1);
+		*out = o;
+		return (0);
+	}
+	if (!has) {
+		const char	*name;
+		size_t		 len;
+
+		rq_name(rq, "name", &name, &len);
+		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no barrier '%s' "
+		    "(give \"parties\" to create it)",
+		    quote(q, sizeof(q), name, len)), -1);
+	}
+	if ((o = object_create(rq, &barrier_type)) == NULL)
+		return (-1);
+	BARRIER(o)->parties = (uint32_t)parties;
+	*out = o;
+	return (0);
+}
+
+/* Fail every waiter but skip with "broken". */
+static void
+barrier_break(struct server *srv, struct object *o, struct wait *skip,
+    const char *why)
+{
+	struct wait	*w, *next;
+
+	BARRIER(o)->broken = true;
+	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, obj_entry);
+		if (w != skip)
+			wait_fail(srv, w, PSYNC_ERR_BROKEN, why);
+	}
+}
+
+static int
+barrier_wait(struct request *rq)
+{
+	struct object	*o;
+	struct wait	*w;
+	double		 timeout;
+	json_int_t	 index = 0;
+	json_t		*r;
+
+	if (rq_timeout(rq, &timeout) == -1 || barrier_get(rq, &o) == -1)
+		return (HR_ERROR);
+	if (BARRIER(o)->broken)
+		return (rq_fail(rq, PSYNC_ERR_BROKEN, "the barrier is broken"));
+	if (o->nwaiters + 1 >= BARRIER(o)->parties) {
+		/* The last arrival: everyone leaves together. */
+		while ((w = TAILQ_FIRST(&o->waiters)) != NULL) {
+			r = wait_reply_new(w);
+			json_object_set_new(r, "index", json_integer(index++));
+			wait_complete(rq->srv, w, r);
+		}
+		json_object_set_new(rq_reply(rq), "index",
+		    json_integer(BARRIER(o)->parties - 1));
+		return (HR_DONE);
+	}
+	if (timeout == 0) {
+		barrier_break(rq->srv, o, NULL, "a party's wait timed out");
+		return (rq_fail(rq, PSYNC_ERR_BROKEN, "timed out; the barrier "
+		    "is now broken"));
+	}
+	if (object_check_pending(rq) == -1)
+		return (HR_ERROR);
+	wait_new(rq, o, timeout, 0);
+	return (HR_PENDING);
+}
+
+static int
+barrier_abort(struct request *rq)
+{
+	struct object	*o;
+
+	if (barrier_get(rq, &o) == -1)
+		return (HR_ERROR);
+	barrier_break(rq->srv, o, NULL, "the barrier was aborted");
+	rq_reply(rq);
+	return (HR_DONE);
+}
+
+static int
+barrier_reset(struct request *rq)
+{
+	struct object	*o;
+
+	if (barrier_get(rq, &o) == -1)
+		return (HR_ERROR);
+	barrier_break(rq->srv, o, NULL, "the barrier was reset");
+	BARRIER(o)->broken = false;
+	rq_reply(rq);
+	return (HR_DONE);
+}
+
+static void
+barrier_describe(const struct object *o, json_t *out)
+{
+	json_object_set_new(out, "parties", json_integer(BARRIER(o)->parties));
+	json_object_set_new(out, "n_waiting", json_integer(o->nwaiters));
+	json_object_set_new(out, "broken", json_boolean(BARRIER(o)->broken));
+}
+
+static int
+barrier_info(struct request *rq)
+{
+	struct object	*o;
+
+	if (barrier_get(rq, &o) == -1)
+		return (HR_ERROR);
+	barrier_describe(o, rq_reply(rq));
+	return (HR_DONE);
+}
+
+static void
+barrier_timed_out(struct server *srv, struct wait *w)
+{
+	barrier_break(srv, w->obj, w, "a party's wait timed out");
+	wait_fail(srv, w, PSYNC_ERR_BROKEN, "timed out; the barrier is now "
+	    "broken");
+}
+
+/* A party's death breaks the barrier; a cancel only withdraws it. */
+static void
+barrier_wait_left(struct server *srv, struct wait *w, int why)
+{
+	if (why == WAIT_CONN_LOST)
+		barrier_break(srv, w->obj, w, "a party disconnected");
+}
+
+static const struct verb barrier_verbs[] = {
+	{ PSYNC_OP_BARRIER_WAIT, barrier_wait },
+	{ PSYNC_OP_BARRIER_ABORT, barrier_abort },
+	{ PSYNC_OP_BARRIER_RESET, barrier_reset },
+	{ PSYNC_OP_BARRIER_INFO, barrier_info },
+	{ 0, NULL }
+};
+
+const struct objtype barrier_type = {
+	.name = "barrier",
+	.kind = OBJ_BARRIER,
+	.size = sizeof(struct barrier),
+	.verbs = barrier_verbs,
+	.wait_left = barrier_wait_left,
+	.timed_out = barrier_timed_out,
+	.describe = barrier_describe,
+};

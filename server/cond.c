@@ -1,0 +1,168 @@
+/*
+ * cond.c -- condition: like multiprocessing.Condition, over a lock or an
+ * rlock the caller holds.
+ *
+ * cond.wait releases the lock fully (remembering an rlock's depth) and
+ * sits in the condition's queue, pinning the lock so that it neither
+ * vanishes nor changes type.  A notify (or the timeout) moves the wait to
+ * the tail of the lock's queue, behind acquirers already there; the lock's
+ * pump grants it like any acquirer, depth restored, and only then does the
+ * reply {notified, token} go out.  The timeout bounds only the wait for a
+ * notify, never the re-acquisition.
+ */
+#include "conn.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+#include "wait.h"
+
+struct cond {
+	struct object	obj;
+};
+
+json_t *
+cond_reacquired_reply(const struct wait *w, uint64_t token)
+{
+	json_t	*r;
+
+	r = wait_reply_new(w);
+	json_object_set_new(r, "notified",
+	    json_boolean(w->flags & WAIT_NOTIFIED));
+	json_object_set_new(r, "token", json_integer((json_int_t)token));
+	return (r);
+}
+
+static bool
+is_lock(const struct object *o)
+{
+	return (o->type->kind == OBJ_LOCK || o->type->kind == OBJ_RLOCK);
+}
+
+static int
+cond_wait(struct request *rq)
+{
+	struct object	*co, *lo;
+	struct hold	*h;
+	struct wait	*w;
+	const char	*lname;
+	size_t		 llen;
+	double		 timeout;
+	char		 q[96];
+
+	if (rq_timeout(rq, &timeout) == -1 ||
+	    rq_name(rq, "lock", &lname, &llen) == -1 ||
+	    object_get(rq, &cond_type, false, &co) == -1)
+		return (HR_ERROR);
+	lo = object_find(rq->srv, lname, llen);
+	if (lo != NULL && !is_lock(lo))
+		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is a %s; "
+		    "cond.wait needs a lock or an rlock",
+		    quote(q, sizeof(q), lname, llen), lo->type->name));
+	if (lo == NULL || (h = TAILQ_FIRST(&lo->holders)) == NULL ||
+	    h->conn != rq->conn)
+		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does "
+		    "not hold '%s'", (unsigned long long)rq->conn->session,
+		    quote(q, sizeof(q), lname, llen)));
+	if (object_check_pending(rq) == -1)
+		return (HR_ERROR);
+	if (co == NULL && (co = object_create(rq, &cond_type)) == NULL)
+		return (HR_ERROR);
+	w = wait_new(rq, co, timeout, 0);
+	w->count = h->count;
+	w->lock = lo;
+	lo->pins++;
+	hold_unlink(rq->srv, h);	/* settling hands it on */
+	return (HR_PENDING);
+}
+
+/* Move w from the condition to its lock's queue. */
+static void
+cond_wake(struct server *srv, struct wait *w, bool notified)
+{
+	struct object	*lo = w->lock;
+
+	if (notified)
+		w->flags |= WAIT_NOTIFIED;
+	w->lock = NULL;
+	lo->pins--;
+	wait_move(srv, w, lo);
+}
+
+static int
+cond_notify_n(struct request *rq, json_int_t n)
+{
+	struct object	*co;
+	struct wait	*w;
+	json_int_t	 woken = 0;
+
+	if (object_get(rq, &cond_type, false, &co) == -1)
+		return (HR_ERROR);
+	while (co != NULL && woken < n &&
+	    (w = TAILQ_FIRST(&co->waiters)) != NULL) {
+		cond_wake(rq->srv, w, true);
+		woken++;
+	}
+	json_object_set_new(rq_reply(rq), "woken", json_integer(woken));
+	return (HR_DONE);
+}
+
+static int
+cond_notify(struct request *rq)
+{
+	json_int_t	n;
+
+	if (rq_int(rq, "n", false, 1, &n) == -1)
+		return (HR_ERROR);
+	if (n < 0)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'n' must not be negative"));
+	return (cond_notify_n(rq, n));
+}
+
+static int
+cond_notify_all(struct request *rq)
+{
+	return (cond_notify_n(rq, INT64_MAX));
+}
+
+static void
+cond_timed_out(struct server *srv, struct wait *w)
+{
+	cond_wake(srv, w, false);
+}
+
+/* A wait leaving the condition's queue unpins its lock. */
+static void
+cond_wait_left(struct server *srv, struct wait *w, int why)
+{
+	(void)why;
+	if (w->lock != NULL) {
+		w->lock->pins--;
+		object_touch(srv, w->lock);
+		w->lock = NULL;
+	}
+}
+
+static bool
+cond_is_fresh(const struct object *o)
+{
+	(void)o;
+	return (true);
+}
+
+static const struct verb cond_verbs[] = {
+	{ PSYNC_OP_COND_WAIT, cond_wait },
+	{ PSYNC_OP_COND_NOTIFY, cond_notify },
+	{ PSYNC_OP_COND_NOTIFY_ALL, cond_notify_all },
+	{ 0, NULL }
+};
+
+const struct objtype cond_type = {
+	.name = "condition",
+	.kind = OBJ_COND,
+	.size = sizeof(struct cond),
+	.verbs = cond_verbs,
+	.is_fresh = cond_is_fresh,
+	.wait_left = cond_wait_left,
+	.timed_out = cond_timed_out,
+};

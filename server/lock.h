@@ -1,0 +1,35 @@
+/*
+ * lock.h -- what lock.c shares with rlock.c.
+ *
+ * A lock and an rlock are the same machine, an object with at most one
+ * owning connection and a FIFO of acquirers; an rlock also counts
+ * re-entries.  lock.c implements it once; rlock.c names the rlock ops.
+ */
+#ifndef PSYNCD_LOCK_H
+#define PSYNCD_LOCK_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "object.h"
+
+struct request;
+struct server;
+struct wait;
+
+struct lock {
+	struct object	obj;
+	struct hold	hold;		/* linked while held */
+};
+
+int	lock_acquire_op(struct request *, const struct objtype *);
+int	lock_release_op(struct request *, const struct objtype *);
+void	lock_pump(struct server *, struct object *);
+void	lock_hold_lost(struct server *, struct object *, struct hold *);
+void	lock_timed_out(struct server *, struct wait *);
+bool	lock_is_fresh(const struct object *);
+void	lock_describe(const struct object *, json_t *);
+void	lock_describe_hold(const struct hold *, json_t *);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * rwlock.c -- rwlock: shared readers or one writer (beyond Python).
+ *
+ * Strictly FIFO: a waiting writer blocks the readers behind it, so
+ * writers never starve, and the readers at the head of the queue are
+ * granted together.  Each hold (one per connection) has its own token.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "deadlock.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+#include "wait.h"
+#include "xmalloc.h"
+
+#define RW_READ		1
+#define RW_WRITE	2
+
+/* The holders are the state: no fields beyond the header. */
+struct rwlock {
+	struct object	obj;
+};
+
+static const char *
+mode_name(uint8_t mode)
+{
+	return (mode == RW_WRITE ? "write" : "read");
+}
+
+static bool
+rwlock_compatible(uint8_t a, uint8_t b)
+{
+	return (a == RW_READ && b == RW_READ);
+}
+
+static bool
+can_grant(const struct object *o, uint8_t mode)
+{
+	const struct hold	*h = TAILQ_FIRST(&o->holders);
+
+	if (mode == RW_WRITE)
+		return (h == NULL);
+	return (h == NULL || h->mode == RW_READ);
+}
+
+/* c's hold on o, found through c's holds (usually the shorter list). */
+static struct hold *
+hold_of(struct object *o, struct conn *c)
+{
+	struct hold	*h;
+
+	TAILQ_FOREACH(h, &c->holds, conn_entry) {
+		if (h->obj == o)
+			return (h);
+	}
+	return (NULL);
+}
+
+static uint64_t
+rwlock_grant(struct server *srv, struct object *o, struct conn *c,
+    uint8_t mode)
+{
+	struct hold	*h;
+
+	h = xcalloc(1, sizeof(*h));
+	h->mode = mode;
+	h->token = tokens_next(&srv->tokens);
+	hold_link(h, o, c);
+	return (h->token);
+}
+
+static int
+rwlock_acquire(struct request *rq)
+{
+	struct object	*o;
+	struct hold	*h;
+	const char	*m;
+	size_t		 mlen;
+	uint8_t		 mode;
+	double		 timeout;
+	json_t		*r;
+	char		 msg[512], q[96];
+
+	if (rq_opt_string(rq, "mode", &m, &mlen) == -1)
+		return (HR_ERROR);
+	if (m != NULL && strcmp(m, "read") == 0 && mlen == 4)
+		mode = RW_READ;
+	else if (m != NULL && strcmp(m, "write") == 0 && mlen == 5)
+		mode = RW_WRITE;
+	else
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'mode' must be \"read\" or \"write\""));
+	if (rq_timeout(rq, &timeout) == -1 ||
+	    object_get(rq, &rwlock_type, true, &o) == -1)
+		return (HR_ERROR);
+	if ((h = hold_of(o, rq->conn)) != NULL)
+		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
+		    "session %llu already holds rwlock '%s' for %s",
+		    (unsigned long long)rq->conn->session,
+		    quote(q, sizeof(q), object_name(o), o->namelen),
+		    mode_name(h->mode)));
+	r = rq_reply(rq);
+	if (TAILQ_EMPTY(&o->waiters) && can_grant(o, mode)) {
+		json_object_set_new(r, "acquired", json_true());
+		json_object_set_new(r, "token", json_integer((json_int_t)
+		    rwlock_grant(rq->srv, o, rq->conn, mode)));
+		return (HR_DONE);
+	}
+	if (timeout == 0) {
+		json_object_set_new(r, "acquired", json_false());
+		return (HR_DONE);
+	}
+	if (deadlock_check(rq->srv, rq->conn, o, mode, msg, sizeof(msg)))
+		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
+	if (object_check_pending(rq) == -1)
+		return (HR_ERROR);
+	wait_new(rq, o, timeout, mode);
+	return (HR_PENDING);
+}
+
+static int
+rwlock_release(struct request *rq)
+{
+	struct object	*o;
+	struct hold	*h = NULL;
+	const char	*name;
+	size_t		 len;
+	char		 q[96];
+
+	if (object_get(rq, &rwlock_type, false, &o) == -1)
+		return (HR_ERROR);
+	if (o == NULL || (h = hold_of(o, rq->conn)) == NULL) {
+		rq_name(rq, "name", &name, &len);
+		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER,
+		    "session %llu does not hold rwlock '%s'",
+		    (unsigned long long)rq->conn->session,
+		    quote(q, sizeof(q), name, len)));
+	}
+	hold_unlink(rq->srv, h);
+	free(h);
+	rq_reply(rq);
+	return (HR_DONE);
+}
+
+/* Grant from the head while the head fits: readers go together. */
+static void
+rwlock_pump(struct server *srv, struct object *o)
+{
+	struct wait	*w;
+	json_t		*r;
+	uint64_t	 token;
+
+	while ((w = TAILQ_FIRST(&o->waiters)) != NULL &&
+	    can_grant(o, w->mode)) {
+		token = rwlock_grant(srv, o, w->conn, w->mode);
+		r = wait_reply_new(w);
+		json_object_set_new(r, "acquired", json_true());
+		json_object_set_new(r, "token", json_integer((json_int_t)token));
+		wait_complete(srv, w, r);
+	}
+}
+
+static void
+rwlock_hold_lost(struct server *srv, struct object *o, struct hold *h)
+{
+	(void)o;
+	hold_unlink(srv, h);
+	free(h);
+}
+
+static void
+rwlock_timed_out(struct server *srv, struct wait *w)
+{
+	json_t	*r;
+
+	r = wait_reply_new(w);
+	json_object_set_new(r, "acquired", json_false());
+	wait_complete(srv, w, r);
+}
+
+static bool
+rwlock_is_fresh(const struct object *o)
+{
+	(void)o;
+	return (true);
+}
+
+static void
+rwlock_describe(const struct object *o, json_t *out)
+{
+	const struct hold	*h = TAILQ_FIRST(&o->holders);
+	bool			 writer = h != NULL && h->mode == RW_WRITE;
+
+	json_object_set_new(out, "readers", json_integer(writer ? 0 :
+	    o->nholders));
+	json_object_set_new(out, "writer", json_boolean(writer));
+}
+
+static void
+rwlock_describe_hold(const struct hold *h, json_t *out)
+{
+	json_object_set_new(out, "mode", json_string(mode_name(h->mode)));
+	json_object_set_new(out, "token", json_integer((json_int_t)h->token));
+}
+
+static void
+rwlock_describe_wait(const struct wait *w, json_t *out)
+{
+	json_object_set_new(out, "mode", json_string(mode_name(w->mode)));
+}
+
+static const struct verb rwlock_verbs[] = {
+	{ PSYNC_OP_RWLOCK_ACQUIRE, rwlock_acquire },
+	{ PSYNC_OP_RWLOCK_RELEASE, rwlock_release },
+	{ 0, NULL }
+};
+
+const struct objtype rwlock_type = {
+	.name = "rwlock",
+	.kind = OBJ_RWLOCK,
+	.size = sizeof(struct rwlock),
+	.verbs = rwlock_verbs,
+	.is_fresh = rwlock_is_fresh,
+	.pump = rwlock_pump,
+	.hold_lost = rwlock_hold_lost,
+	.timed_out = rwlock_timed_out,
+	.describe = rwlock_describe,
+	.describe_hold = rwlock_describe_hold,
+	.describe_wait = rwlock_describe_wait,
+	.in_graph = true,
+	.compatible = rwlock_compatible,
+};

@@ -1,0 +1,259 @@
+/*
+ * sem.c -- semaphore: like multiprocessing.Semaphore and BoundedSemaphore.
+ *
+ * Created by the first request that carries "value" (and optionally
+ * "bounded"); lives until deleted.  Units taken are held by the taking
+ * connection and returned if it dies.  A release gives back the caller's
+ * units first; beyond those it is a plain signal, as in Python, except
+ * that a bounded semaphore never goes above its initial value.
+ */
+#include <stdlib.h>
+
+#include "conn.h"
+#include "object.h"
+#include "request.h"
+#include "server.h"
+#include "wait.h"
+#include "xmalloc.h"
+
+/* Values stay far from overflow whatever is released. */
+#define SEM_VALUE_MAX	((json_int_t)1 << 53)
+
+struct sem {
+	struct object	obj;
+	json_int_t	value;
+	json_int_t	initial;
+	bool		bounded;
+};
+
+#define SEM(o)	((struct sem *)(o))
+
+/*
+ * Resolve the semaphore of the request: compare or create from its
+ * "value"/"bounded" parameters.  Returns 0, or -1 with rq failed.
+ */
+static int
+sem_get(struct request *rq, struct object **out)
+{
+	struct object	*o;
+	json_int_t	 value;
+	bool		 bounded, has_value;
+	char		 q[96];
+
+	has_value = json_object_get(rq->json, "value") != NULL;
+	if (rq_int(rq, "value", false, 0, &value) == -1 ||
+	    rq_bool(rq, "bounded", false, &bounded) == -1)
+		return (-1);
+	if (value < 0 || value > SEM_VALUE_MAX)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'value' "
+		    "must be from 0 to 2^53"), -1);
+	if (object_get(rq, &sem_type, false, &o) == -1)
+		return (-1);
+	if (o != NULL) {
+		if (has_value && (value != SEM(o)->initial ||
+		    bounded != SEM(o)->bounded))
+			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH,
+			    "semaphore '%s' exists with value %lld%s",
+			    quote(q, sizeof(q), object_name(o), o->namelen),
+			    (long long)SEM(o)->initial,
+			    SEM(o)->bounded ? ", bounded" : ""), -1);
+		*out = o;
+		return (0);
+	}
+	if (!has_value) {
+		const char	*name;
+		size_t		 len;
+
+		rq_name(rq, "name", &name, &len);
+		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no semaphore '%s' "
+		    "(give \"value\" to create it)",
+		    quote(q, sizeof(q), name, len)), -1);
+	}
+	if ((o = object_create(rq, &sem_type)) == NULL)
+		return (-1);
+	SEM(o)->value = SEM(o)->initial = value;
+	SEM(o)->bounded = bounded;
+	*out = o;
+	return (0);
+}
+
+static struct hold *
+hold_of(struct object *o, struct conn *c)
+{
+	struct hold	*h;
+
+	TAILQ_FOREACH(h, &c->holds, conn_entry) {
+		if (h->obj == o)
+			return (h);
+	}
+	return (NULL);
+}
+
+/* c takes one unit. */
+static void
+sem_take(struct object *o, struct conn *c)
+{
+	struct hold	*h;
+
+	if ((h = hold_of(o, c)) == NULL) {
+		h = xcalloc(1, sizeof(*h));
+		hold_link(h, o, c);
+	}
+	h->count++;
+	SEM(o)->value--;
+}
+
+/*
+ * Grant as many waiters as there are units, each told the value after
+ * all of this step's grants.
+ */
+static void
+sem_pump(struct server *srv, struct object *o)
+{
+	struct wait	*w;
+	json_int_t	 n, after;
+	json_t		*r;
+
+	n = SEM(o)->value < (json_int_t)o->nwaiters ? SEM(o)->value :
+	    (json_int_t)o->nwaiters;
+	after = SEM(o)->value - n;
+	while (n-- > 0) {
+		w = TAILQ_FIRST(&o->waiters);
+		sem_take(o, w->conn);
+		r = wait_reply_new(w);
+		json_object_set_new(r, "acquired", json_true());
+		json_object_set_new(r, "value", json_integer(after));
+		wait_complete(srv, w, r);
+	}
+}
+
+static int
+sem_acquire(struct request *rq)
+{
+	struct object	*o;
+	double		 timeout;
+	json_t		*r;
+
+	if (rq_timeout(rq, &timeout) == -1 || sem_get(rq, &o) == -1)
+		return (HR_ERROR);
+	if (SEM(o)->value > 0 && TAILQ_EMPTY(&o->waiters)) {
+		sem_take(o, rq->conn);
+		r = rq_reply(rq);
+		json_object_set_new(r, "acquired", json_true());
+		json_object_set_new(r, "value", json_integer(SEM(o)->value));
+		return (HR_DONE);
+	}
+	if (timeout == 0) {
+		r = rq_reply(rq);
+		json_object_set_new(r, "acquired", json_false());
+		json_object_set_new(r, "value", json_integer(SEM(o)->value));
+		return (HR_DONE);
+	}
+	if (object_check_pending(rq) == -1)
+		return (HR_ERROR);
+	wait_new(rq, o, timeout, 0);
+	return (HR_PENDING);
+}
+
+static int
+sem_release(struct request *rq)
+{
+	struct object	*o;
+	struct hold	*h;
+	json_int_t	 n, give;
+	char		 q[96];
+
+	if (rq_int(rq, "n", false, 1, &n) == -1)
+		return (HR_ERROR);
+	if (n < 1 || n > SEM_VALUE_MAX)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'n' must be from 1 to 2^53"));
+	if (sem_get(rq, &o) == -1)
+		return (HR_ERROR);
+	if (SEM(o)->value + n > (SEM(o)->bounded ? SEM(o)->initial :
+	    SEM_VALUE_MAX))
+		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "semaphore '%s' "
+		    "would exceed %s%lld", quote(q, sizeof(q), object_name(o),
+		    o->namelen), SEM(o)->bounded ? "its initial value " : "",
+		    (long long)(SEM(o)->bounded ? SEM(o)->initial :
+		    SEM_VALUE_MAX)));
+	if ((h = hold_of(o, rq->conn)) != NULL) {
+		give = n < h->count ? n : h->count;
+		h->count -= (uint32_t)give;
+		if (h->count == 0) {
+			hold_unlink(rq->srv, h);
+			free(h);
+		}
+	}
+	SEM(o)->value += n;
+	/* The reply's value is after the waiters woken took their units. */
+	sem_pump(rq->srv, o);
+	json_object_set_new(rq_reply(rq), "value", json_integer(SEM(o)->value));
+	return (HR_DONE);
+}
+
+static int
+sem_value(struct request *rq)
+{
+	struct object	*o;
+
+	if (sem_get(rq, &o) == -1)
+		return (HR_ERROR);
+	json_object_set_new(rq_reply(rq), "value", json_integer(SEM(o)->value));
+	return (HR_DONE);
+}
+
+static void
+sem_hold_lost(struct server *srv, struct object *o, struct hold *h)
+{
+	SEM(o)->value += h->count;
+	/* Plain signals may have filled a bounded one meanwhile. */
+	if (SEM(o)->bounded && SEM(o)->value > SEM(o)->initial)
+		SEM(o)->value = SEM(o)->initial;
+	hold_unlink(srv, h);
+	free(h);
+}
+
+static void
+sem_timed_out(struct server *srv, struct wait *w)
+{
+	json_t	*r;
+
+	r = wait_reply_new(w);
+	json_object_set_new(r, "acquired", json_false());
+	json_object_set_new(r, "value", json_integer(SEM(w->obj)->value));
+	wait_complete(srv, w, r);
+}
+
+static void
+sem_describe(const struct object *o, json_t *out)
+{
+	json_object_set_new(out, "value", json_integer(SEM(o)->value));
+	json_object_set_new(out, "initial", json_integer(SEM(o)->initial));
+	json_object_set_new(out, "bounded", json_boolean(SEM(o)->bounded));
+}
+
+static void
+sem_describe_hold(const struct hold *h, json_t *out)
+{
+	json_object_set_new(out, "units", json_integer(h->count));
+}
+
+static const struct verb sem_verbs[] = {
+	{ PSYNC_OP_SEM_ACQUIRE, sem_acquire },
+	{ PSYNC_OP_SEM_RELEASE, sem_release },
+	{ PSYNC_OP_SEM_VALUE, sem_value },
+	{ 0, NULL }
+};
+
+const struct objtype sem_type = {
+	.name = "semaphore",
+	.kind = OBJ_SEM,
+	.size = sizeof(struct sem),
+	.verbs = sem_verbs,
+	.pump = sem_pump,
+	.hold_lost = sem_hold_lost,
+	.timed_out = sem_timed_out,
+	.describe = sem_describe,
+	.describe_hold = sem_describe_hold,
+};
