@@ -62,6 +62,33 @@ out=$(printf 'hello\n{"op":"ping","id":"after"}\n' | socat - UNIX-CONNECT:"$sock
 check "garbage then ping" '{"ok":false,"error":"bad_request","message":M}
 {"id":"after","ok":true}' "$out"
 
+# One session through every other type, as PROTOCOL.md shows them.
+out=$(printf '%s\n' '{"op":"rlock.acquire","name":"tree"}' \
+    '{"op":"rlock.acquire","name":"tree"}' \
+    '{"op":"rlock.release","name":"tree"}' \
+    '{"op":"rwlock.acquire","name":"config","mode":"read"}' \
+    '{"op":"rwlock.release","name":"config"}' \
+    '{"op":"sem.acquire","name":"db-slots","value":3}' \
+    '{"op":"sem.release","name":"db-slots"}' \
+    '{"op":"barrier.wait","name":"solo","parties":1}' \
+    '{"op":"barrier.info","name":"solo"}' \
+    '{"op":"counter.add","name":"hits","delta":1}' \
+    '{"op":"counter.cas","name":"hits","expect":1,"value":42}' \
+    '{"op":"cond.notify","name":"q.nonempty"}' |
+    socat - UNIX-CONNECT:"$sock" | sed 's/"token":[0-9]*/"token":T/')
+check "every type" '{"ok":true,"acquired":true,"count":1,"token":T}
+{"ok":true,"acquired":true,"count":2,"token":T}
+{"ok":true,"count":1}
+{"ok":true,"acquired":true,"token":T}
+{"ok":true}
+{"ok":true,"acquired":true,"value":2}
+{"ok":true,"value":3}
+{"ok":true,"index":0}
+{"ok":true,"parties":1,"n_waiting":0,"broken":false}
+{"ok":true,"value":1}
+{"ok":true,"swapped":true,"value":42}
+{"ok":true,"woken":0}' "$out"
+
 kill "$pid"
 wait "$pid" || { echo "socat: psyncd exited non-zero"; fail=$((fail + 1)); }
 pid=
