@@ -143,13 +143,6 @@ cond_wait_left(struct server *srv, struct wait *w, int why)
 	}
 }
 
-static bool
-cond_is_fresh(const struct object *o)
-{
-	(void)o;
-	return (true);
-}
-
 static const struct verb cond_verbs[] = {
 	{ PSYNC_OP_COND_WAIT, cond_wait },
 	{ PSYNC_OP_COND_NOTIFY, cond_notify },
@@ -162,7 +155,7 @@ const struct objtype cond_type = {
 	.kind = OBJ_COND,
 	.size = sizeof(struct cond),
 	.verbs = cond_verbs,
-	.is_fresh = cond_is_fresh,
+	.is_fresh = object_always_fresh,
 	.wait_left = cond_wait_left,
 	.timed_out = cond_timed_out,
 };

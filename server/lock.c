@@ -151,23 +151,6 @@ lock_hold_lost(struct server *srv, struct object *o, struct hold *h)
 }
 
 void
-lock_timed_out(struct server *srv, struct wait *w)
-{
-	json_t	*r;
-
-	r = wait_reply_new(w);
-	json_object_set_new(r, "acquired", json_false());
-	wait_complete(srv, w, r);
-}
-
-bool
-lock_is_fresh(const struct object *o)
-{
-	(void)o;
-	return (true);		/* free and unwaited is all a lock has */
-}
-
-void
 lock_describe(const struct object *o, json_t *out)
 {
 	json_object_set_new(out, "held", json_boolean(o->nholders > 0));
@@ -204,10 +187,10 @@ const struct objtype lock_type = {
 	.kind = OBJ_LOCK,
 	.size = sizeof(struct lock),
 	.verbs = lock_verbs,
-	.is_fresh = lock_is_fresh,
+	.is_fresh = object_always_fresh,
 	.pump = lock_pump,
 	.hold_lost = lock_hold_lost,
-	.timed_out = lock_timed_out,
+	.timed_out = wait_timed_out_unacquired,
 	.describe = lock_describe,
 	.describe_hold = lock_describe_hold,
 	.in_graph = true,

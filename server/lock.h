@@ -27,8 +27,6 @@ int	lock_acquire_op(struct request *, const struct objtype *);
 int	lock_release_op(struct request *, const struct objtype *);
 void	lock_pump(struct server *, struct object *);
 void	lock_hold_lost(struct server *, struct object *, struct hold *);
-void	lock_timed_out(struct server *, struct wait *);
-bool	lock_is_fresh(const struct object *);
 void	lock_describe(const struct object *, json_t *);
 void	lock_describe_hold(const struct hold *, json_t *);
 

@@ -140,6 +140,26 @@ object_destroy(struct server *srv, struct object *o)
 	free(o);
 }
 
+struct hold *
+hold_find(struct object *o, struct conn *c)
+{
+	struct hold	*h;
+
+	/* A connection's holds are usually the shorter list. */
+	TAILQ_FOREACH(h, &c->holds, conn_entry) {
+		if (h->obj == o)
+			return (h);
+	}
+	return (NULL);
+}
+
+bool
+object_always_fresh(const struct object *o)
+{
+	(void)o;
+	return (true);
+}
+
 void
 hold_link(struct hold *h, struct object *o, struct conn *c)
 {

@@ -165,6 +165,15 @@ bool		 object_is_fresh(const struct object *);
 /* Remove o from the table and free it; it must have no holder or waiter. */
 void		 object_destroy(struct server *, struct object *);
 
+/* c's hold on o, or NULL. */
+struct hold	*hold_find(struct object *o, struct conn *c);
+
+/*
+ * is_fresh for types whose only state is their holders and waiters:
+ * unheld and unwaited, they are fresh.
+ */
+bool		 object_always_fresh(const struct object *o);
+
 /* Link h (already filled with conn and token) as a holder of o. */
 void		 hold_link(struct hold *h, struct object *o, struct conn *c);
 

@@ -7,6 +7,7 @@
 #include "lock.h"
 #include "object.h"
 #include "request.h"
+#include "wait.h"
 
 static int
 rlock_acquire(struct request *rq)
@@ -31,10 +32,10 @@ const struct objtype rlock_type = {
 	.kind = OBJ_RLOCK,
 	.size = sizeof(struct lock),
 	.verbs = rlock_verbs,
-	.is_fresh = lock_is_fresh,
+	.is_fresh = object_always_fresh,
 	.pump = lock_pump,
 	.hold_lost = lock_hold_lost,
-	.timed_out = lock_timed_out,
+	.timed_out = wait_timed_out_unacquired,
 	.describe = lock_describe,
 	.describe_hold = lock_describe_hold,
 	.in_graph = true,

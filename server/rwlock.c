@@ -46,19 +46,6 @@ can_grant(const struct object *o, uint8_t mode)
 	return (h == NULL || h->mode == RW_READ);
 }
 
-/* c's hold on o, found through c's holds (usually the shorter list). */
-static struct hold *
-hold_of(struct object *o, struct conn *c)
-{
-	struct hold	*h;
-
-	TAILQ_FOREACH(h, &c->holds, conn_entry) {
-		if (h->obj == o)
-			return (h);
-	}
-	return (NULL);
-}
-
 static uint64_t
 rwlock_grant(struct server *srv, struct object *o, struct conn *c,
     uint8_t mode)
@@ -96,7 +83,7 @@ rwlock_acquire(struct request *rq)
 	if (rq_timeout(rq, &timeout) == -1 ||
 	    object_get(rq, &rwlock_type, true, &o) == -1)
 		return (HR_ERROR);
-	if ((h = hold_of(o, rq->conn)) != NULL)
+	if ((h = hold_find(o, rq->conn)) != NULL)
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
 		    "session %llu already holds rwlock '%s' for %s",
 		    (unsigned long long)rq->conn->session,
@@ -132,7 +119,7 @@ rwlock_release(struct request *rq)
 
 	if (object_get(rq, &rwlock_type, false, &o) == -1)
 		return (HR_ERROR);
-	if (o == NULL || (h = hold_of(o, rq->conn)) == NULL) {
+	if (o == NULL || (h = hold_find(o, rq->conn)) == NULL) {
 		rq_name(rq, "name", &name, &len);
 		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER,
 		    "session %llu does not hold rwlock '%s'",
@@ -172,23 +159,6 @@ rwlock_hold_lost(struct server *srv, struct object *o, struct hold *h)
 }
 
 static void
-rwlock_timed_out(struct server *srv, struct wait *w)
-{
-	json_t	*r;
-
-	r = wait_reply_new(w);
-	json_object_set_new(r, "acquired", json_false());
-	wait_complete(srv, w, r);
-}
-
-static bool
-rwlock_is_fresh(const struct object *o)
-{
-	(void)o;
-	return (true);
-}
-
-static void
 rwlock_describe(const struct object *o, json_t *out)
 {
 	const struct hold	*h = TAILQ_FIRST(&o->holders);
@@ -223,10 +193,10 @@ const struct objtype rwlock_type = {
 	.kind = OBJ_RWLOCK,
 	.size = sizeof(struct rwlock),
 	.verbs = rwlock_verbs,
-	.is_fresh = rwlock_is_fresh,
+	.is_fresh = object_always_fresh,
 	.pump = rwlock_pump,
 	.hold_lost = rwlock_hold_lost,
-	.timed_out = rwlock_timed_out,
+	.timed_out = wait_timed_out_unacquired,
 	.describe = rwlock_describe,
 	.describe_hold = rwlock_describe_hold,
 	.describe_wait = rwlock_describe_wait,

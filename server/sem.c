@@ -77,25 +77,13 @@ sem_get(struct request *rq, struct object **out)
 	return (0);
 }
 
-static struct hold *
-hold_of(struct object *o, struct conn *c)
-{
-	struct hold	*h;
-
-	TAILQ_FOREACH(h, &c->holds, conn_entry) {
-		if (h->obj == o)
-			return (h);
-	}
-	return (NULL);
-}
-
 /* c takes one unit. */
 static void
 sem_take(struct object *o, struct conn *c)
 {
 	struct hold	*h;
 
-	if ((h = hold_of(o, c)) == NULL) {
+	if ((h = hold_find(o, c)) == NULL) {
 		h = xcalloc(1, sizeof(*h));
 		hold_link(h, o, c);
 	}
@@ -177,7 +165,7 @@ sem_release(struct request *rq)
 		    o->namelen), SEM(o)->bounded ? "its initial value " : "",
 		    (long long)(SEM(o)->bounded ? SEM(o)->initial :
 		    SEM_VALUE_MAX)));
-	if ((h = hold_of(o, rq->conn)) != NULL) {
+	if ((h = hold_find(o, rq->conn)) != NULL) {
 		give = n < h->count ? n : h->count;
 		h->count -= (uint32_t)give;
 		if (h->count == 0) {

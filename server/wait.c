@@ -124,6 +124,16 @@ wait_end(struct server *srv, struct wait *w, enum wait_end why)
 }
 
 void
+wait_timed_out_unacquired(struct server *srv, struct wait *w)
+{
+	json_t	*r;
+
+	r = wait_reply_new(w);
+	json_object_set_new(r, "acquired", json_false());
+	wait_complete(srv, w, r);
+}
+
+void
 wait_fail(struct server *srv, struct wait *w, enum psync_err err,
     const char *msg)
 {

@@ -72,6 +72,9 @@ void		 wait_complete(struct server *, struct wait *w, json_t *reply);
 /* End w for why: the type's wait_left hook, then the error reply. */
 void		 wait_end(struct server *, struct wait *w, enum wait_end why);
 
+/* timed_out hook of the lock types: complete w with {acquired: false}. */
+void		 wait_timed_out_unacquired(struct server *, struct wait *w);
+
 /* End w with an error reply, without hooks (a barrier breaking). */
 void		 wait_fail(struct server *, struct wait *w, enum psync_err err,
 		    const char *msg);
