@@ -190,6 +190,55 @@ START_TEST(test_refuses_live_daemon)
 }
 END_TEST
 
+START_TEST(test_two_daemons_racing)
+{
+	char		 dir[] = "/tmp/psync-race.XXXXXX", sock[64], err[64];
+	const char	*bin;
+	pid_t		 pid[2];
+	int		 i, status, exited = -1;
+	double		 deadline;
+	struct tc	*t;
+	json_t		*r;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+	bin = getenv("PSYNCD") != NULL ? getenv("PSYNCD") : "build/psyncd";
+	/* Two daemons on one path at the same moment: exactly one wins. */
+	for (i = 0; i < 2; i++) {
+		if ((pid[i] = fork()) == 0) {
+			snprintf(err, sizeof(err), "%s/err%d", dir, i);
+			if (freopen(err, "w", stderr) == NULL)
+				_exit(126);
+			execl(bin, bin, "--socket", sock, (char *)NULL);
+			_exit(127);
+		}
+	}
+	deadline = now_s() + 10 * test_slow();
+	while (exited == -1) {
+		for (i = 0; i < 2; i++) {
+			if (waitpid(pid[i], &status, WNOHANG) == pid[i]) {
+				ck_assert_msg(WIFEXITED(status) &&
+				    WEXITSTATUS(status) == 1, "loser: %d",
+				    status);
+				exited = i;
+			}
+		}
+		ck_assert_msg(now_s() < deadline, "neither daemon gave way");
+		usleep(2000);	/* polling waitpid, bounded by deadline */
+	}
+	t = tc_open_within(sock, 10);
+	r = tc_call(t, "{\"op\":\"ping\"}");
+	ck_ok(r);
+	json_decref(r);
+	tc_close(t);
+	kill(pid[1 - exited], SIGTERM);
+	ck_assert_int_eq(waitpid(pid[1 - exited], &status, 0), pid[1 - exited]);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	snprintf(err, sizeof(err), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(err), 0);
+}
+END_TEST
+
 START_TEST(test_stale_socket_replaced)
 {
 	struct daemon		 d;
@@ -439,6 +488,7 @@ server_suite(void)
 	ADD_TEST(s, test_ping_hello_stat, 20);
 	ADD_TEST(s, test_list_and_info, 20);
 	ADD_TEST(s, test_refuses_live_daemon, 20);
+	ADD_TEST(s, test_two_daemons_racing, 20);
 	ADD_TEST(s, test_stale_socket_replaced, 20);
 	ADD_TEST(s, test_refuses_unsafe_paths, 20);
 	ADD_TEST(s, test_socket_mode, 20);

@@ -230,6 +230,20 @@ daemon_kill(struct daemon *d)
 }
 
 struct tc *
+tc_open_within(const char *sock, double secs)
+{
+	double	deadline = now_s() + secs * test_slow();
+	int	fd;
+
+	while ((fd = try_connect(sock)) == -1) {
+		ck_assert_msg(now_s() < deadline, "nobody serves %s", sock);
+		usleep(2000);	/* polling the socket, bounded by deadline */
+	}
+	close(fd);
+	return (tc_open(sock));
+}
+
+struct tc *
 tc_open(const char *sock)
 {
 	struct tc	*t;

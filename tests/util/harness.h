@@ -56,6 +56,9 @@ struct tc {
 struct tc *tc_open(const char *sock);
 void	 tc_close(struct tc *);
 
+/* Connect, retrying until someone serves sock or secs pass. */
+struct tc *tc_open_within(const char *sock, double secs);
+
 /* Send raw bytes; fails the test on error. */
 void	 tc_send_raw(struct tc *, const void *buf, size_t len);
 
