@@ -9,6 +9,9 @@
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DOCDIR	?= $(PREFIX)/share/doc/psync
 BUILD	?= build
 
@@ -32,7 +35,9 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 PROTO_SRCS  = $(wildcard proto/*.c)
 SERVER_SRCS = $(filter-out server/main.c,$(wildcard server/*.c))
-TEST_SRCS   = $(wildcard tests/unit/*.c tests/integration/*.c tests/util/*.c)
+TEST_SRCS   = $(wildcard tests/unit/*.c tests/integration/*.c tests/util/*.c \
+	tests/client/*.c)
+EXAMPLES    = $(patsubst client/examples/%.c,$(BUILD)/examples/%,$(wildcard client/examples/*.c))
 
 PROTO_OBJS  = $(PROTO_SRCS:%.c=$(BUILD)/%.o)
 SERVER_OBJS = $(SERVER_SRCS:%.c=$(BUILD)/%.o)
@@ -41,9 +46,42 @@ TEST_OBJS   = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 PSYNCD      = $(BUILD)/psyncd
 CHECK_BIN   = $(BUILD)/check_psync
 
-.PHONY: all deps run check check-asan check-valgrind install uninstall clean
+# libpsync-client: soname libpsync-client.so.1; only psync_* exported.
+LIB_VERSION = 1.0.0
+LIB_SONAME  = libpsync-client.so.1
+LIB_SO      = $(BUILD)/libpsync-client.so.$(LIB_VERSION)
+LIB_A       = $(BUILD)/libpsync-client.a
+LIB_OBJS    = $(BUILD)/pic/client/psync.o $(PROTO_SRCS:%.c=$(BUILD)/pic/%.o)
+LIB_LINK    = -L$(BUILD) -lpsync-client -Wl,-rpath,$(abspath $(BUILD))
+JANSSON_LIBS = $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
 
-all: $(PSYNCD) $(CHECK_BIN)
+.PHONY: all deps run check check-asan check-valgrind install uninstall clean \
+	lib examples
+
+all: $(PSYNCD) lib $(CHECK_BIN) examples
+
+lib: $(LIB_SO) $(LIB_A)
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iclient -MMD -MP -c -o $@ $<
+
+$(LIB_SO): $(LIB_OBJS) client/psync.map
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
+	    -Wl,--version-script=client/psync.map -Wl,--no-undefined \
+	    -o $@ $(LIB_OBJS) $(JANSSON_LIBS)
+	ln -sf libpsync-client.so.$(LIB_VERSION) $(BUILD)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(BUILD)/libpsync-client.so
+
+$(LIB_A): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: client/examples/%.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iclient -o $@ $< $(ALL_LDFLAGS) $(LIB_LINK)
 
 deps:
 	@sh .ci/install-deps
@@ -51,12 +89,13 @@ deps:
 $(PSYNCD): $(BUILD)/server/main.o $(SERVER_OBJS) $(PROTO_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(CHECK_BIN): $(TEST_OBJS) $(SERVER_OBJS) $(PROTO_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+$(CHECK_BIN): $(TEST_OBJS) $(SERVER_OBJS) $(PROTO_OBJS) $(LIB_SO)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(SERVER_OBJS) $(PROTO_OBJS) \
+	    $(LIB_LINK) $(PKG_LIBS) $(CHECK_LIBS) -lpthread -lm
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iserver -Itests/util $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Iserver -Iclient -Itests/util $(CHECK_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,6 +112,8 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory all
 	sh tests/integration/run-socat-tests.sh $(PSYNCD)
+	sh tests/client/run-examples.sh $(BUILD)
+	sh tests/client/run-installed-test.sh $(BUILD)
 	PSYNCD=$(PSYNCD) $(CHECK_BIN)
 
 check-asan: deps
@@ -84,24 +125,52 @@ check-asan: deps
 	    sh tests/integration/run-socat-tests.sh build-asan/psyncd
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    sh tests/client/run-examples.sh build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	PSYNC_TEST_SLOW=2 PSYNCD=build-asan/psyncd build-asan/check_psync
 
+VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite
+
+# The daemon under memcheck in every integration test; then the client
+# library's tests and the examples themselves under memcheck.
 check-valgrind: deps
 	@$(MAKE) --no-print-directory all
-	PSYNCD=$(PSYNCD) PSYNC_TEST_SLOW=10 \
-	PSYNC_TEST_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+	PSYNCD=$(PSYNCD) PSYNC_TEST_SLOW=10 PSYNC_TEST_WRAPPER="$(VALGRIND)" \
 	    $(CHECK_BIN)
+	PSYNC_EXAMPLE_WRAPPER="$(VALGRIND)" sh tests/client/run-examples.sh $(BUILD)
+	CK_FORK=no CK_RUN_SUITE=client PSYNCD=$(PSYNCD) PSYNC_TEST_SLOW=10 \
+	    $(VALGRIND) --trace-children=no $(CHECK_BIN)
 
-install: $(PSYNCD)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR)
+install: $(PSYNCD) lib
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(PSYNCD) $(DESTDIR)$(SBINDIR)/psyncd
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpsync-client.so.$(LIB_VERSION)
+	ln -sf libpsync-client.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpsync-client.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpsync-client.a
+	install -m 0644 client/psync.h $(DESTDIR)$(INCLUDEDIR)/psync.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|' \
+	    client/psync-client.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/psync-client.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/psync-client.pc
 	install -m 0644 proto/PROTOCOL.md $(DESTDIR)$(DOCDIR)/PROTOCOL.md
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 client/README.md $(DESTDIR)$(DOCDIR)/CLIENT.md
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/psyncd
+	rm -f $(DESTDIR)$(LIBDIR)/libpsync-client.so.$(LIB_VERSION)
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	rm -f $(DESTDIR)$(LIBDIR)/libpsync-client.so
+	rm -f $(DESTDIR)$(LIBDIR)/libpsync-client.a
+	rm -f $(DESTDIR)$(INCLUDEDIR)/psync.h
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/psync-client.pc
 	rm -f $(DESTDIR)$(DOCDIR)/PROTOCOL.md
 	rm -f $(DESTDIR)$(DOCDIR)/README.md
+	rm -f $(DESTDIR)$(DOCDIR)/CLIENT.md
 	-rmdir $(DESTDIR)$(DOCDIR)
 
 clean:

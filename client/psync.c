@@ -1,0 +1,1036 @@
+/*
+ * psync.c -- libpsync-client: one connection to psyncd per handle.
+ *
+ * A call is one request line out and its reply line back, matched by id.
+ * Replies to other ids (psync_send's) met on the way are kept, in order,
+ * for psync_recv.  The library never aborts and has no global state.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "psync.h"
+#include "psync_proto.h"
+
+#define PSYNC_EXPORT	__attribute__((visibility("default")))
+
+/* A reply longer than this is refused (a list of a few million objects). */
+#define REPLY_MAX	(256u << 20)
+
+struct stash {
+	struct stash	*next;
+	uint64_t	 id;
+	char		*line;
+};
+
+struct psync {
+	int		 fd;
+	pid_t		 pid;		/* the process that connected */
+	bool		 interruptible;
+	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char		*buf;		/* received bytes not yet consumed */
+	size_t		 len, cap;
+	uint64_t	 next_id;
+	struct stash	*stash, **stash_tail;
+	char		 errmsg[320];
+};
+
+static const char *const result_names[] = {
+	[PSYNC_OK] = "success",
+	[PSYNC_TIMEDOUT] = "timed out",
+	[PSYNC_EBAD_REQUEST] = "bad_request",
+	[PSYNC_EUNKNOWN_OP] = "unknown_op",
+	[PSYNC_EBAD_NAME] = "bad_name",
+	[PSYNC_ENOT_FOUND] = "not_found",
+	[PSYNC_ETYPE_MISMATCH] = "type_mismatch",
+	[PSYNC_EPARAM_MISMATCH] = "param_mismatch",
+	[PSYNC_ENOT_OWNER] = "not_owner",
+	[PSYNC_EWOULD_DEADLOCK] = "would_deadlock",
+	[PSYNC_EWOULD_EXCEED] = "would_exceed",
+	[PSYNC_EBROKEN] = "broken",
+	[PSYNC_EBUSY] = "busy",
+	[PSYNC_EDELETED] = "deleted",
+	[PSYNC_ECANCELLED] = "cancelled",
+	[PSYNC_ELIMIT] = "limit",
+	[PSYNC_EFORBIDDEN] = "forbidden",
+	[PSYNC_ETOO_LARGE] = "too_large",
+	[PSYNC_ESHUTTING_DOWN] = "shutting_down",
+	[PSYNC_EINTERNAL] = "internal",
+	[PSYNC_EIO] = "connection to psyncd lost or not possible",
+	[PSYNC_EPROTO] = "unexpected reply from psyncd",
+	[PSYNC_EFORK] = "handle used in a forked child",
+	[PSYNC_EINVAL] = "invalid argument",
+	[PSYNC_ENOMEM] = "out of memory",
+	[PSYNC_EINTR] = "interrupted by a signal",
+	[PSYNC_EAGAIN] = "no reply yet",
+};
+
+PSYNC_EXPORT const char *
+psync_strerror(int result)
+{
+	if (result < 0 ||
+	    (size_t)result >= sizeof(result_names) / sizeof(result_names[0]))
+		return ("unknown result");
+	return (result_names[result]);
+}
+
+PSYNC_EXPORT const char *
+psync_errmsg(const psync_t *h)
+{
+	return (h != NULL ? h->errmsg : "");
+}
+
+/* Record a failure of the library's own; returns result. */
+static int
+fail(psync_t *h, int result, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->errmsg, sizeof(h->errmsg), fmt, ap);
+	va_end(ap);
+	return (result);
+}
+
+/* The protocol error code's result: they share the protocol's order. */
+static int
+result_of_code(const char *code)
+{
+	enum psync_err	err = psync_err_lookup(code);
+
+	if (err == PSYNC_ERR_NONE)
+		return (PSYNC_EPROTO);
+	return (PSYNC_EBAD_REQUEST + (err - PSYNC_ERR_BAD_REQUEST));
+}
+
+static int
+open_socket(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd, err;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == EINTR)
+			continue;
+		err = errno;
+		close(fd);
+		errno = err;
+		return (-1);
+	}
+	return (fd);
+}
+
+static void
+stash_clear(psync_t *h)
+{
+	struct stash	*s;
+
+	while ((s = h->stash) != NULL) {
+		h->stash = s->next;
+		free(s->line);
+		free(s);
+	}
+	h->stash_tail = &h->stash;
+}
+
+PSYNC_EXPORT psync_t *
+psync_connect(const char *path)
+{
+	psync_t	*h;
+	int	 err;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return (NULL);
+	if (psync_socket_path(path, h->path, sizeof(h->path), NULL) == -1) {
+		free(h);
+		return (NULL);
+	}
+	if ((h->fd = open_socket(h->path)) == -1) {
+		err = errno;
+		free(h);
+		errno = err;
+		return (NULL);
+	}
+	h->pid = getpid();
+	h->stash_tail = &h->stash;
+	return (h);
+}
+
+PSYNC_EXPORT void
+psync_close(psync_t *h)
+{
+	if (h == NULL)
+		return;
+	if (h->fd != -1)
+		close(h->fd);	/* in a forked child: only the child's copy */
+	stash_clear(h);
+	free(h->buf);
+	free(h);
+}
+
+static void
+disconnect(psync_t *h)
+{
+	if (h->fd != -1)
+		close(h->fd);
+	h->fd = -1;
+	h->len = 0;
+	stash_clear(h);
+}
+
+PSYNC_EXPORT int
+psync_reconnect(psync_t *h)
+{
+	if (h == NULL)
+		return (PSYNC_EINVAL);
+	disconnect(h);
+	h->pid = getpid();
+	h->errmsg[0] = '\0';
+	if ((h->fd = open_socket(h->path)) == -1)
+		return (fail(h, PSYNC_EIO, "connect %s: %s", h->path,
+		    strerror(errno)));
+	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT void
+psync_set_interruptible(psync_t *h, bool on)
+{
+	if (h != NULL)
+		h->interruptible = on;
+}
+
+PSYNC_EXPORT int
+psync_fd(const psync_t *h)
+{
+	return (h != NULL ? h->fd : -1);
+}
+
+/* Usable now?  PSYNC_OK, or why not. */
+static int
+check_handle(psync_t *h)
+{
+	h->errmsg[0] = '\0';
+	if (h->pid != getpid())
+		return (fail(h, PSYNC_EFORK, "this handle belongs to process "
+		    "%ld; a forked child must psync_reconnect() it",
+		    (long)h->pid));
+	if (h->fd == -1)
+		return (fail(h, PSYNC_EIO, "not connected to %s", h->path));
+	return (PSYNC_OK);
+}
+
+/*
+ * Send all of buf; EINTR never cuts a request in half.  If the daemon
+ * closed the connection the socket is kept for reading: its last words
+ * (a too_large reply) may still be waiting there.
+ */
+static int
+send_all(psync_t *h, const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		n = send(h->fd, buf, len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EPIPE || errno == ECONNRESET)
+				return (fail(h, PSYNC_EIO, "send: %s",
+				    strerror(errno)));
+			disconnect(h);
+			return (fail(h, PSYNC_EIO, "send: %s", strerror(errno)));
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return (PSYNC_OK);
+}
+
+/* Dump req as one line and send it. */
+static int
+send_json(psync_t *h, json_t *req)
+{
+	char	 small[512], *p = small;
+	size_t	 n;
+	int	 rc;
+
+	n = json_dumpb(req, small, sizeof(small) - 1, JSON_COMPACT);
+	if (n == 0)
+		return (fail(h, PSYNC_EINVAL, "request cannot be encoded "
+		    "(invalid UTF-8?)"));
+	if (n >= sizeof(small) - 1) {
+		if ((p = malloc(n + 1)) == NULL)
+			return (fail(h, PSYNC_ENOMEM, "out of memory"));
+		json_dumpb(req, p, n, JSON_COMPACT);
+	}
+	p[n] = '\n';
+	rc = send_all(h, p, n + 1);
+	if (p != small)
+		free(p);
+	return (rc);
+}
+
+/*
+ * The next complete line, waiting up to timeout seconds (negative:
+ * forever).  *line points into h->buf and is valid until the next read;
+ * *consumed bytes are to be dropped with drop().  PSYNC_EAGAIN on
+ * timeout, PSYNC_EINTR if interrupted and intr is set.
+ */
+static int
+read_line(psync_t *h, double timeout, bool intr, char **line, size_t *len)
+{
+	struct timespec	 now;
+	struct pollfd	 pfd;
+	double		 deadline = 0;
+	char		*nl, *nb;
+	ssize_t		 n;
+	int		 ms;
+
+	if (timeout >= 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		deadline = (double)now.tv_sec + now.tv_nsec / 1e9 + timeout;
+	}
+	for (;;) {
+		if ((nl = memchr(h->buf, '\n', h->len)) != NULL) {
+			*line = h->buf;
+			*len = (size_t)(nl - h->buf);
+			return (PSYNC_OK);
+		}
+		if (timeout >= 0) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (int)((deadline - (double)now.tv_sec -
+			    now.tv_nsec / 1e9) * 1000);
+			pfd.fd = h->fd;
+			pfd.events = POLLIN;
+			n = poll(&pfd, 1, ms < 0 ? 0 : ms);
+			if (n == -1 && errno == EINTR) {
+				if (intr)
+					return (PSYNC_EINTR);
+				continue;
+			}
+			if (n == 0)
+				return (PSYNC_EAGAIN);
+		}
+		if (h->cap - h->len < 4096) {
+			if (h->cap >= REPLY_MAX) {
+				disconnect(h);
+				return (fail(h, PSYNC_EPROTO, "reply over %u "
+				    "bytes", REPLY_MAX));
+			}
+			nb = realloc(h->buf, h->cap == 0 ? 8192 : h->cap * 2);
+			if (nb == NULL)
+				return (fail(h, PSYNC_ENOMEM, "out of memory"));
+			h->buf = nb;
+			h->cap = h->cap == 0 ? 8192 : h->cap * 2;
+		}
+		n = recv(h->fd, h->buf + h->len, h->cap - h->len, 0);
+		if (n > 0) {
+			h->len += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR) {
+			if (intr)
+				return (PSYNC_EINTR);
+			continue;
+		}
+		if (n == -1 && errno == EAGAIN)
+			continue;
+		disconnect(h);
+		return (fail(h, PSYNC_EIO, n == 0 ? "psyncd closed the "
+		    "connection" : "recv: %s", strerror(errno)));
+	}
+}
+
+/* Drop the line just read (len bytes plus "\n"). */
+static void
+drop(psync_t *h, size_t len)
+{
+	memmove(h->buf, h->buf + len + 1, h->len - len - 1);
+	h->len -= len + 1;
+}
+
+/* The id of a parsed reply (0 if none). */
+static uint64_t
+reply_id(json_t *r)
+{
+	json_t	*id = json_object_get(r, "id");
+
+	return (json_is_integer(id) ? (uint64_t)json_integer_value(id) : 0);
+}
+
+static int
+stash_line(psync_t *h, uint64_t id, const char *line, size_t len)
+{
+	struct stash	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->line = malloc(len + 1)) == NULL) {
+		free(s);
+		return (fail(h, PSYNC_ENOMEM, "out of memory"));
+	}
+	memcpy(s->line, line, len);
+	s->line[len] = '\0';
+	s->id = id;
+	*h->stash_tail = s;
+	h->stash_tail = &s->next;
+	return (PSYNC_OK);
+}
+
+/*
+ * Read until the reply to id arrives; keep others for psync_recv.
+ * A signal (with interruptible set) cancels the request and waits for
+ * the outcome: a cancelled request returns PSYNC_EINTR.
+ */
+static int
+await_reply(psync_t *h, uint64_t id, json_t **reply)
+{
+	json_error_t	 jerr;
+	json_t		*r, *cancel;
+	char		*line;
+	size_t		 len;
+	int		 rc;
+	bool		 cancelled = false;
+
+	for (;;) {
+		rc = read_line(h, -1, h->interruptible && !cancelled, &line,
+		    &len);
+		if (rc == PSYNC_EINTR) {
+			cancel = json_pack("{s:s,s:I}", "op", "cancel",
+			    "target", (json_int_t)id);
+			if (cancel == NULL)
+				return (fail(h, PSYNC_ENOMEM, "out of memory"));
+			rc = send_json(h, cancel);
+			json_decref(cancel);
+			if (rc != PSYNC_OK)
+				return (rc);
+			cancelled = true;
+			continue;
+		}
+		if (rc != PSYNC_OK)
+			return (rc);
+		if ((r = json_loadb(line, len, 0, &jerr)) == NULL) {
+			drop(h, len);
+			return (fail(h, PSYNC_EPROTO, "unparsable reply: %s",
+			    jerr.text));
+		}
+		if (reply_id(r) == id) {
+			drop(h, len);
+			if (cancelled && strcmp(json_string_value(
+			    json_object_get(r, "error")) != NULL ?
+			    json_string_value(json_object_get(r, "error")) :
+			    "", "cancelled") == 0) {
+				json_decref(r);
+				return (fail(h, PSYNC_EINTR, "interrupted by a "
+				    "signal; the request was cancelled"));
+			}
+			*reply = r;
+			return (PSYNC_OK);
+		}
+		/* A line over the daemon's limit: its reply has no id. */
+		if (reply_id(r) == 0 && json_is_string(json_object_get(r,
+		    "error")) && strcmp(json_string_value(json_object_get(r,
+		    "error")), "too_large") == 0) {
+			snprintf(h->errmsg, sizeof(h->errmsg), "%s",
+			    json_string_value(json_object_get(r, "message")));
+			json_decref(r);
+			disconnect(h);
+			return (PSYNC_ETOO_LARGE);
+		}
+		/* The answer to our cancel, or a psync_send request's. */
+		if (!(cancelled && json_object_get(r, "cancelled") != NULL &&
+		    reply_id(r) == 0) &&
+		    (rc = stash_line(h, reply_id(r), line, len)) != PSYNC_OK) {
+			json_decref(r);
+			return (rc);
+		}
+		json_decref(r);
+		drop(h, len);
+	}
+}
+
+/*
+ * The one request path: send req (stolen) with a fresh id and return its
+ * reply in *reply (a new reference) if it is ok; otherwise the error's
+ * result, with the daemon's message in h->errmsg.
+ */
+static int
+call(psync_t *h, json_t *req, json_t **reply)
+{
+	json_t		*r;
+	uint64_t	 id;
+	int		 rc;
+
+	if (h == NULL) {
+		json_decref(req);
+		return (PSYNC_EINVAL);
+	}
+	if (req == NULL)
+		return (fail(h, PSYNC_EINVAL, "invalid argument (NULL name?)"));
+	if ((rc = check_handle(h)) != PSYNC_OK) {
+		json_decref(req);
+		return (rc);
+	}
+	id = ++h->next_id;
+	if (json_object_set_new(req, "id", json_integer((json_int_t)id)) == -1) {
+		json_decref(req);
+		return (fail(h, PSYNC_ENOMEM, "out of memory"));
+	}
+	rc = send_json(h, req);
+	json_decref(req);
+	/*
+	 * A send the daemon cut short (EPIPE) still has its last words to
+	 * read (too_large); otherwise wait for the reply.
+	 */
+	if (rc == PSYNC_EIO && h->fd == -1)
+		return (rc);
+	if ((rc = await_reply(h, id, &r)) != PSYNC_OK) {
+		if (rc == PSYNC_EIO)
+			disconnect(h);
+		return (rc);
+	}
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		const char *m = json_string_value(json_object_get(r, "message"));
+
+		rc = result_of_code(json_string_value(json_object_get(r,
+		    "error")));
+		snprintf(h->errmsg, sizeof(h->errmsg), "%s", m != NULL ? m :
+		    "");
+		json_decref(r);
+		return (rc);
+	}
+	if (reply != NULL)
+		*reply = r;
+	else
+		json_decref(r);
+	return (PSYNC_OK);
+}
+
+/* A request {op, name}, or with more fields in json_pack format. */
+#define REQ(op, name)							\
+	((name) == NULL ? NULL : json_pack("{s:s,s:s}", "op", (op),	\
+	    "name", (name)))
+
+#define REQN(op, name, fmt, ...)					\
+	((name) == NULL ? NULL : json_pack("{s:s,s:s," fmt "}",		\
+	    "op", (op), "name", (name), __VA_ARGS__))
+
+/* Add "timeout" unless forever. */
+static json_t *
+with_timeout(json_t *req, double timeout)
+{
+	if (req != NULL && timeout >= 0)
+		json_object_set_new(req, "timeout", json_real(timeout));
+	return (req);
+}
+
+static int64_t
+int_field(json_t *r, const char *key)
+{
+	return ((int64_t)json_integer_value(json_object_get(r, key)));
+}
+
+static bool
+bool_field(json_t *r, const char *key)
+{
+	return (json_is_true(json_object_get(r, key)));
+}
+
+/* Run a request whose reply carries nothing of interest. */
+static int
+call_simple(psync_t *h, json_t *req)
+{
+	return (call(h, req, NULL));
+}
+
+/* Run a request and return one JSON text of the reply (minus id, ok). */
+static int
+call_json(psync_t *h, json_t *req, char **json)
+{
+	json_t	*r;
+	int	 rc;
+
+	if (h == NULL || json == NULL) {
+		json_decref(req);
+		return (h == NULL ? PSYNC_EINVAL :
+		    fail(h, PSYNC_EINVAL, "json must not be NULL"));
+	}
+	if ((rc = call(h, req, &r)) != PSYNC_OK)
+		return (rc);
+	json_object_del(r, "id");
+	json_object_del(r, "ok");
+	*json = json_dumps(r, JSON_COMPACT);
+	json_decref(r);
+	return (*json == NULL ? fail(h, PSYNC_ENOMEM, "out of memory") :
+	    PSYNC_OK);
+}
+
+/* ---- server ops ---- */
+
+PSYNC_EXPORT int
+psync_ping(psync_t *h)
+{
+	return (call_simple(h, json_pack("{s:s}", "op", "ping")));
+}
+
+PSYNC_EXPORT int
+psync_hello(psync_t *h, const char *client, uint64_t *session)
+{
+	json_t	*req, *r;
+	int	 rc;
+
+	req = json_pack("{s:s}", "op", "hello");
+	if (req != NULL && client != NULL)
+		json_object_set_new(req, "client", json_string(client));
+	if ((rc = call(h, req, &r)) != PSYNC_OK)
+		return (rc);
+	if (session != NULL)
+		*session = (uint64_t)int_field(r, "session");
+	json_decref(r);
+	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT int
+psync_stat(psync_t *h, char **json)
+{
+	return (call_json(h, json_pack("{s:s}", "op", "stat"), json));
+}
+
+PSYNC_EXPORT int
+psync_list(psync_t *h, const char *prefix, char **json)
+{
+	json_t	*req = json_pack("{s:s}", "op", "list");
+
+	if (req != NULL && prefix != NULL)
+		json_object_set_new(req, "prefix", json_string(prefix));
+	return (call_json(h, req, json));
+}
+
+PSYNC_EXPORT int
+psync_info(psync_t *h, const char *name, char **json)
+{
+	return (call_json(h, REQ("info", name), json));
+}
+
+PSYNC_EXPORT int
+psync_delete(psync_t *h, const char *name, bool force)
+{
+	return (call_simple(h, REQN("delete", name, "s:b", "force", force)));
+}
+
+/* ---- acquisitions: {acquired, token?} ---- */
+
+static int
+acquired(psync_t *h, json_t *req, uint64_t *token, uint32_t *count,
+    int64_t *value)
+{
+	json_t	*r;
+	int	 rc;
+
+	if ((rc = call(h, req, &r)) != PSYNC_OK)
+		return (rc);
+	if (value != NULL)
+		*value = int_field(r, "value");
+	if (!bool_field(r, "acquired")) {
+		json_decref(r);
+		return (PSYNC_TIMEDOUT);
+	}
+	if (token != NULL)
+		*token = (uint64_t)int_field(r, "token");
+	if (count != NULL)
+		*count = (uint32_t)int_field(r, "count");
+	json_decref(r);
+	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT int
+psync_lock_acquire(psync_t *h, const char *name, double timeout,
+    uint64_t *token)
+{
+	return (acquired(h, with_timeout(REQ("lock.acquire", name), timeout),
+	    token, NULL, NULL));
+}
+
+PSYNC_EXPORT int
+psync_lock_release(psync_t *h, const char *name)
+{
+	return (call_simple(h, REQ("lock.release", name)));
+}
+
+PSYNC_EXPORT int
+psync_rlock_acquire(psync_t *h, const char *name, double timeout,
+    uint32_t *count, uint64_t *token)
+{
+	return (acquired(h, with_timeout(REQ("rlock.acquire", name), timeout),
+	    token, count, NULL));
+}
+
+PSYNC_EXPORT int
+psync_rlock_release(psync_t *h, const char *name, uint32_t *count)
+{
+	json_t	*r;
+	int	 rc;
+
+	if ((rc = call(h, REQ("rlock.release", name), &r)) != PSYNC_OK)
+		return (rc);
+	if (count != NULL)
+		*count = (uint32_t)int_field(r, "count");
+	json_decref(r);
+	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT int
+psync_rwlock_acquire(psync_t *h, const char *name, int mode, double timeout,
+    uint64_t *token)
+{
+	if (h == NULL)
+		return (PSYNC_EINVAL);
+	if (mode != PSYNC_READ && mode != PSYNC_WRITE)
+		return (fail(h, PSYNC_EINVAL, "mode must be PSYNC_READ or "
+		    "PSYNC_WRITE"));
+	return (acquired(h, with_timeout(REQN("rwlock.acquire", name, "s:s",
+	    "mode", mode == PSYNC_READ ? "read" : "write"), timeout), token,
+	    NULL, NULL));
+}
+
+PSYNC_EXPORT int
+psync_rwlock_release(psync_t *h, const char *name)
+{
+	return (call_simple(h, REQ("rwlock.release", name)));
+}
+
+/* ---- event ---- */
+
+PSYNC_EXPORT int
+psync_event_set(psync_t *h, const char *name)
+{
+	return (call_simple(h, REQ("event.set", name)));
+}
+
+PSYNC_EXPORT int
+psync_event_clear(psync_t *h, const char *name)
+{
+	return (call_simple(h, REQ("event.clear", name)));
+}
+
+/* Run req and read the boolean key; false is PSYNC_TIMEDOUT if waited. */
+static int
+call_bool(psync_t *h, json_t *req, const char *key, bool *out, bool wait)
+{
+	json_t	*r;
+	int	 rc;
+	bool	 v;
+
+	if ((rc = call(h, req, &r)) != PSYNC_OK)
+		return (rc);
+	v = bool_field(r, key);
+	json_decref(r);
+	if (out != NULL)
+		*out = v;
+	return (wait && !v ? PSYNC_TIMEDOUT : PSYNC_OK);
+}
+
+PSYNC_EXPORT int
+psync_event_is_set(psync_t *h, const char *name, bool *set)
+{
+	return (call_bool(h, REQ("event.is_set", name), "set", set, false));
+}
+
+PSYNC_EXPORT int
+psync_event_wait(psync_t *h, const char *name, double timeout)
+{
+	return (call_bool(h, with_timeout(REQ("event.wait", name), timeout),
+	    "set", NULL, true));
+}
+
+/* ---- condition ---- */
+
+PSYNC_EXPORT int
+psync_cond_wait(psync_t *h, const char *name, const char *lock,
+    double timeout, uint64_t *token)
+{
+	json_t	*r;
+	int	 rc;
+	bool	 notified;
+
+	if (h == NULL)
+		return (PSYNC_EINVAL);
+	if (lock == NULL)
+		return (fail(h, PSYNC_EINVAL, "lock must not be NULL"));
+	rc = call(h, with_timeout(REQN("cond.wait", name, "s:s", "lock",
+	    lock), timeout), &r);
+	if (rc != PSYNC_OK)
+		return (rc);
+	notified = bool_field(r, "notified");
+	if (token != NULL)
+		*token = (uint64_t)int_field(r, "token");
+	json_decref(r);
+	return (notified ? PSYNC_OK : PSYNC_TIMEDOUT);
+}
+
+static int
+call_woken(psync_t *h, json_t *req, int *woken)
+{
+	json_t	*r;
+	int	 rc;
+
+	if ((rc = call(h, req, &r)) != PSYNC_OK)
+		return (rc);
+	if (woken != NULL)
+		*woken = (int)int_field(r, "woken");
+	json_decref(r);
+	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT int
+psync_cond_notify(psync_t *h, const char *name, int n, int *woken)
+{
+	return (call_woken(h, REQN("cond.notify", name, "s:i", "n", n), woken));
+}
+
+PSYNC_EXPORT int
+psync_cond_notify_all(psync_t *h, const char *name, int *woken)
+{
+	return (call_woken(h, REQ("cond.notify_all", name), woken));
+}
+
+/* ---- semaphore ---- */
+
+static int
+call_value(psync_t *h, json_t *req, int64_t *value)
+{
+	json_t	*r;
+	int	 rc;
+
+	if ((rc = call(h, req, &r)) != PSYNC_OK)
+		return (rc);
+	if (value != NULL)
+		*value = int_field(r, "value");
+	json_decref(r);
+	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT int
+psync_sem_open(psync_t *h, const char *name, int64_t value, bool bounded,
+    int64_t *current)
+{
+	return (call_value(h, REQN("sem.value", name, "s:I,s:b", "value",
+	    (json_int_t)value, "bounded", bounded), current));
+}
+
+PSYNC_EXPORT int
+psync_sem_acquire(psync_t *h, const char *name, double timeout,
+    int64_t *value)
+{
+	return (acquired(h, with_timeout(REQ("sem.acquire", name), timeout),
+	    NULL, NULL, value));
+}
+
+PSYNC_EXPORT int
+psync_sem_release(psync_t *h, const char *name, int64_t n, int64_t *value)
+{
+	return (call_value(h, REQN("sem.release", name, "s:I", "n",
+	    (json_int_t)n), value));
+}
+
+PSYNC_EXPORT int
+psync_sem_value(psync_t *h, const char *name, int64_t *value)
+{
+	return (call_value(h, REQ("sem.value", name), value));
+}
+
+/* ---- barrier ---- */
+
+PSYNC_EXPORT int
+psync_barrier_open(psync_t *h, const char *name, unsigned parties)
+{
+	return (call_simple(h, REQN("barrier.info", name, "s:I", "parties",
+	    (json_int_t)parties)));
+}
+
+PSYNC_EXPORT int
+psync_barrier_wait(psync_t *h, const char *name, double timeout,
+    unsigned *index)
+{
+	json_t	*r;
+	int	 rc;
+
+	rc = call(h, with_timeout(REQ("barrier.wait", name), timeout), &r);
+	if (rc != PSYNC_OK)
+		return (rc);
+	if (index != NULL)
+		*index = (unsigned)int_field(r, "index");
+	json_decref(r);
+	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT int
+psync_barrier_abort(psync_t *h, const char *name)
+{
+	return (call_simple(h, REQ("barrier.abort", name)));
+}
+
+PSYNC_EXPORT int
+psync_barrier_reset(psync_t *h, const char *name)
+{
+	return (call_simple(h, REQ("barrier.reset", name)));
+}
+
+PSYNC_EXPORT int
+psync_barrier_info(psync_t *h, const char *name, unsigned *parties,
+    unsigned *n_waiting, bool *broken)
+{
+	json_t	*r;
+	int	 rc;
+
+	if ((rc = call(h, REQ("barrier.info", name), &r)) != PSYNC_OK)
+		return (rc);
+	if (parties != NULL)
+		*parties = (unsigned)int_field(r, "parties");
+	if (n_waiting != NULL)
+		*n_waiting = (unsigned)int_field(r, "n_waiting");
+	if (broken != NULL)
+		*broken = bool_field(r, "broken");
+	json_decref(r);
+	return (PSYNC_OK);
+}
+
+/* ---- counter ---- */
+
+PSYNC_EXPORT int
+psync_counter_get(psync_t *h, const char *name, int64_t *value)
+{
+	return (call_value(h, REQ("counter.get", name), value));
+}
+
+PSYNC_EXPORT int
+psync_counter_set(psync_t *h, const char *name, int64_t value)
+{
+	return (call_simple(h, REQN("counter.set", name, "s:I", "value",
+	    (json_int_t)value)));
+}
+
+PSYNC_EXPORT int
+psync_counter_add(psync_t *h, const char *name, int64_t delta,
+    int64_t *value)
+{
+	return (call_value(h, REQN("counter.add", name, "s:I", "delta",
+	    (json_int_t)delta), value));
+}
+
+PSYNC_EXPORT int
+psync_counter_cas(psync_t *h, const char *name, int64_t expect,
+    int64_t value, bool *swapped, int64_t *current)
+{
+	json_t	*r;
+	int	 rc;
+
+	rc = call(h, REQN("counter.cas", name, "s:I,s:I", "expect",
+	    (json_int_t)expect, "value", (json_int_t)value), &r);
+	if (rc != PSYNC_OK)
+		return (rc);
+	if (swapped != NULL)
+		*swapped = bool_field(r, "swapped");
+	if (current != NULL)
+		*current = int_field(r, "value");
+	json_decref(r);
+	return (PSYNC_OK);
+}
+
+/* ---- asynchronous use ---- */
+
+PSYNC_EXPORT int
+psync_send(psync_t *h, const char *request, uint64_t *id)
+{
+	json_error_t	 jerr;
+	json_t		*req;
+	int		 rc;
+
+	if (h == NULL || request == NULL)
+		return (PSYNC_EINVAL);
+	if ((rc = check_handle(h)) != PSYNC_OK)
+		return (rc);
+	req = json_loads(request, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL || !json_is_object(req)) {
+		json_decref(req);
+		return (fail(h, PSYNC_EINVAL, "request is not a JSON object: "
+		    "%s", req == NULL ? jerr.text : "not an object"));
+	}
+	json_object_set_new(req, "id", json_integer((json_int_t)++h->next_id));
+	if (id != NULL)
+		*id = h->next_id;
+	rc = send_json(h, req);
+	json_decref(req);
+	return (rc);
+}
+
+PSYNC_EXPORT int
+psync_recv(psync_t *h, double timeout, char **reply, uint64_t *id)
+{
+	struct stash	*s;
+	json_t		*r;
+	char		*line;
+	size_t		 len;
+	int		 rc;
+
+	if (h == NULL || reply == NULL)
+		return (PSYNC_EINVAL);
+	if ((rc = check_handle(h)) != PSYNC_OK)
+		return (rc);
+	if ((s = h->stash) != NULL) {
+		if ((h->stash = s->next) == NULL)
+			h->stash_tail = &h->stash;
+		*reply = s->line;
+		if (id != NULL)
+			*id = s->id;
+		free(s);
+		return (PSYNC_OK);
+	}
+	if ((rc = read_line(h, timeout < 0 ? -1 : timeout, h->interruptible,
+	    &line, &len)) != PSYNC_OK)
+		return (rc);
+	if ((*reply = malloc(len + 1)) == NULL)
+		return (fail(h, PSYNC_ENOMEM, "out of memory"));
+	memcpy(*reply, line, len);
+	(*reply)[len] = '\0';
+	drop(h, len);
+	if (id != NULL) {
+		r = json_loads(*reply, 0, NULL);
+		*id = r != NULL ? reply_id(r) : 0;
+		json_decref(r);
+	}
+	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT int
+psync_cancel(psync_t *h, uint64_t id)
+{
+	json_t	*req;
+	int	 rc;
+
+	if (h == NULL)
+		return (PSYNC_EINVAL);
+	if ((rc = check_handle(h)) != PSYNC_OK)
+		return (rc);
+	/* No id of its own: its {cancelled} reply is skipped by callers. */
+	req = json_pack("{s:s,s:I}", "op", "cancel", "target", (json_int_t)id);
+	if (req == NULL)
+		return (fail(h, PSYNC_ENOMEM, "out of memory"));
+	rc = send_json(h, req);
+	json_decref(req);
+	return (rc);
+}

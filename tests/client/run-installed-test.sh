@@ -1,0 +1,63 @@
+#!/bin/sh
+# run-installed-test.sh BUILD -- install into a temporary DESTDIR, build a
+# program against the installed library with pkg-config, and run it
+# against a psyncd.
+set -eu
+
+build=${1:-build}
+dir=$(mktemp -d /tmp/psync-install.XXXXXX)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup 0 1 15
+
+make --no-print-directory -s install BUILD="$build" PREFIX=/opt/psync \
+    DESTDIR="$dir/root" >/dev/null
+export PKG_CONFIG_SYSROOT_DIR="$dir/root"
+export PKG_CONFIG_PATH="$dir/root/opt/psync/lib/pkgconfig"
+flags=$(pkg-config --cflags --libs psync-client)
+${CC:-cc} -o "$dir/installed" tests/client/installed/main.c $flags
+
+export PSYNC_SOCKET="$dir/psyncd.sock"
+"$dir/root/opt/psync/sbin/psyncd" 2>"$dir/log" &
+pid=$!
+i=0
+while ! [ -S "$PSYNC_SOCKET" ]; do
+	i=$((i + 1))
+	[ $i -lt 500 ] || { echo "installed: psyncd did not start"; exit 1; }
+	sleep 0.01	# polling for the socket, bounded above
+done
+out=$(LD_LIBRARY_PATH="$dir/root/opt/psync/lib" "$dir/installed")
+kill "$pid"
+wait "$pid"
+pid=
+pass=0
+fail=0
+if [ "$out" = "installed: lock token ok, counter 1" ]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "installed: printed: $out"
+fi
+
+# The library exports exactly the functions psync.h declares.
+lib="$dir/root/opt/psync/lib/libpsync-client.so"
+nm -D --defined-only "$lib" | awk '$2 == "T" { sub(/@.*/, "", $3); print $3 }' |
+    sort > "$dir/exported"
+grep -E '^[a-z]' client/psync.h | grep -oE 'psync_[a-z_]+\(' | tr -d '(' |
+    sort -u > "$dir/declared"
+if cmp -s "$dir/exported" "$dir/declared"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "installed: exports differ from psync.h:"
+	diff "$dir/declared" "$dir/exported" || true
+fi
+# ... under a real soname.
+if readelf -d "$lib" | grep -q 'SONAME.*\[libpsync-client.so.1\]'; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "installed: no soname libpsync-client.so.1"
+fi
+echo "installed: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
