@@ -68,7 +68,8 @@ $(BUILD)/pic/%.o: %.c
 
 $(LIB_SO): $(LIB_OBJS) client/psync.map
 	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
-	    -Wl,--version-script=client/psync.map -Wl,--no-undefined \
+	    -Wl,--version-script=client/psync.map \
+	    $(if $(SANFLAGS),,-Wl,--no-undefined) \
 	    -o $@ $(LIB_OBJS) $(JANSSON_LIBS)
 	ln -sf libpsync-client.so.$(LIB_VERSION) $(BUILD)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(BUILD)/libpsync-client.so

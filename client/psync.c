@@ -306,7 +306,8 @@ read_line(psync_t *h, double timeout, bool intr, char **line, size_t *len)
 		deadline = (double)now.tv_sec + now.tv_nsec / 1e9 + timeout;
 	}
 	for (;;) {
-		if ((nl = memchr(h->buf, '\n', h->len)) != NULL) {
+		if (h->len > 0 &&
+		    (nl = memchr(h->buf, '\n', h->len)) != NULL) {
 			*line = h->buf;
 			*len = (size_t)(nl - h->buf);
 			return (PSYNC_OK);

@@ -171,6 +171,21 @@ server_free(struct server *srv)
 	struct conn	*c;
 	struct object	*o;
 
+	/*
+	 * A second SIGTERM or ^C during teardown must not kill us half-way
+	 * (with the socket left behind): from here on they are ignored.
+	 * (Freeing the signal events restores the old disposition, so they
+	 * go first.)
+	 */
+	if (srv->sig_term != NULL)
+		event_free(srv->sig_term);
+	if (srv->sig_int != NULL)
+		event_free(srv->sig_int);
+	srv->sig_term = srv->sig_int = NULL;
+	if (signal(SIGTERM, SIG_IGN) == SIG_ERR ||
+	    signal(SIGINT, SIG_IGN) == SIG_ERR)
+		log_warn("server_free: cannot ignore SIGTERM/SIGINT");
+
 	/* Connections still flushing are cut now; holds go with them. */
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close_now(c);
@@ -180,10 +195,6 @@ server_free(struct server *srv)
 		object_destroy(srv, o);
 	}
 	listener_cleanup(srv);
-	if (srv->sig_term != NULL)
-		event_free(srv->sig_term);
-	if (srv->sig_int != NULL)
-		event_free(srv->sig_int);
 	if (srv->reaper != NULL)
 		event_free(srv->reaper);
 	if (srv->stop_timer != NULL)

@@ -49,8 +49,11 @@ main(void)
 	}
 	psync_counter_set(h, "example.count", 0);
 	for (i = 0; i < WORKERS; i++) {
-		if ((pids[i] = fork()) == 0)
+		if ((pids[i] = fork()) == 0) {
+			/* The parent's connection is not ours: drop our copy. */
+			psync_close(h);
 			_exit(work());
+		}
 	}
 	for (i = 0; i < WORKERS; i++) {
 		if (waitpid(pids[i], &status, 0) == -1 || !WIFEXITED(status) ||

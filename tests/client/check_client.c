@@ -355,11 +355,16 @@ START_TEST(test_shutdown_during_wait)
 			tc_expect_silence(t, 0.005);
 		}
 		kill(d.pid, SIGTERM);
+		tc_close(t);
+		json_decref(r);
+		psync_close(g);		/* the parent's: our copies only */
+		psync_close(h);
 		_exit(0);
 	}
 	CK_RC(psync_lock_acquire(h, "L", PSYNC_FOREVER, NULL),
 	    PSYNC_ESHUTTING_DOWN);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_int_eq(daemon_stop(&d), 0);	/* stopped cleanly */
 	psync_close(g);
 	psync_close(h);
