@@ -13,6 +13,9 @@ LIBDIR	?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DOCDIR	?= $(PREFIX)/share/doc/psync
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 BUILD	?= build
 
 CC	?= cc
@@ -160,6 +163,15 @@ install: $(PSYNCD) lib
 	install -m 0644 proto/PROTOCOL.md $(DESTDIR)$(DOCDIR)/PROTOCOL.md
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 client/README.md $(DESTDIR)$(DOCDIR)/CLIENT.md
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR)
+	for u in psyncd.service psyncd.socket; do \
+	    sed -e 's|/usr/local/sbin/psyncd|$(SBINDIR)/psyncd|' \
+	        -e 's|/usr/local/share/doc/psync|$(DOCDIR)|' \
+	        systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; done
+	install -m 0644 systemd/psync.sysusers $(DESTDIR)$(SYSUSERSDIR)/psync.conf
+	install -m 0644 systemd/psync.tmpfiles $(DESTDIR)$(TMPFILESDIR)/psync.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/psyncd
@@ -172,6 +184,10 @@ uninstall:
 	rm -f $(DESTDIR)$(DOCDIR)/PROTOCOL.md
 	rm -f $(DESTDIR)$(DOCDIR)/README.md
 	rm -f $(DESTDIR)$(DOCDIR)/CLIENT.md
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/psyncd.service
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/psyncd.socket
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/psync.conf
+	rm -f $(DESTDIR)$(TMPFILESDIR)/psync.conf
 	-rmdir $(DESTDIR)$(DOCDIR)
 
 clean:

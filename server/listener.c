@@ -20,6 +20,7 @@
 #include <event2/util.h>
 
 #include "server.h"
+#include "systemd.h"
 
 /*
  * When accept() runs out of descriptors, pause this long before trying
@@ -32,6 +33,7 @@ static void	listener_accept_cb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	listener_error_cb(struct evconnlistener *, void *);
 static void	listener_retry_cb(evutil_socket_t, short, void *);
+static int	listener_start(struct server *, int, char *, size_t);
 
 /*
  * Make sure the socket's directory exists and nobody else can swap the
@@ -158,6 +160,14 @@ listener_open(struct server *srv, char *cause, size_t size)
 	mode_t			 old;
 	int			 fd, r;
 
+	/* Socket activation: systemd owns the path; we just accept. */
+	if ((fd = systemd_listen_fd(cause, size)) == -2)
+		return (-1);
+	if (fd >= 0) {
+		srv->activated = true;
+		log_info("using the socket passed by systemd");
+		return (listener_start(srv, fd, cause, size));
+	}
 	if (listener_dir(&srv->cfg, cause, size) == -1 ||
 	    listener_lock(srv, cause, size) == -1 ||
 	    listener_clear_stale(path, cause, size) == -1)
@@ -185,18 +195,26 @@ listener_open(struct server *srv, char *cause, size_t size)
 		close(fd);
 		return (-1);
 	}
+	log_info("listening on %s (mode %04o)", path,
+	    (unsigned)srv->cfg.socket_mode);
+	return (listener_start(srv, fd, cause, size));
+}
+
+/* Accept on the listening socket fd (owned from now on). */
+static int
+listener_start(struct server *srv, int fd, char *cause, size_t size)
+{
 	srv->listener = evconnlistener_new(srv->base, listener_accept_cb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	srv->accept_retry = evtimer_new(srv->base, listener_retry_cb, srv);
 	if (srv->listener == NULL || srv->accept_retry == NULL) {
 		if (srv->listener == NULL)
 			close(fd);
-		snprintf(cause, size, "cannot listen on %s", path);
+		snprintf(cause, size, "cannot accept on %s",
+		    srv->cfg.socket_path);
 		return (-1);
 	}
 	evconnlistener_set_error_cb(srv->listener, listener_error_cb);
-	log_info("listening on %s (mode %04o)", path,
-	    (unsigned)srv->cfg.socket_mode);
 	return (0);
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "systemd.h"
 #include "version.h"
 
 static void
@@ -202,7 +203,10 @@ main(int argc, char **argv)
 		server_free(&srv);
 		return (1);
 	}
+	systemd_init(&srv);
 	log_info("psyncd %s ready (pid %ld)", PSYNCD_VERSION, (long)getpid());
+	/* Ready means accepting: the listener is set up above. */
+	systemd_notify(&srv, "READY=1\nSTATUS=ready, no connections yet");
 	code = server_run(&srv);
 	server_free(&srv);
 	log_info("stopped");

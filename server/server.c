@@ -13,6 +13,7 @@
 
 #include "object.h"
 #include "server.h"
+#include "systemd.h"
 #include "wait.h"
 
 /* How long a stopping daemon lets clients read their last replies. */
@@ -44,6 +45,7 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = *cfg;
 	srv->lock_fd = -1;
+	srv->notify_fd = -1;
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->doomed);
 	if (clock_gettime(CLOCK_MONOTONIC, &srv->started) == -1) {
@@ -120,6 +122,7 @@ server_stop(struct server *srv)
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
+	systemd_notify(srv, "STOPPING=1");
 	listener_close(srv);
 	/*
 	 * Every pending wait gets shutting_down first, all of them, so that
@@ -195,6 +198,7 @@ server_free(struct server *srv)
 		object_destroy(srv, o);
 	}
 	listener_cleanup(srv);
+	systemd_free(srv);
 	if (srv->reaper != NULL)
 		event_free(srv->reaper);
 	if (srv->stop_timer != NULL)

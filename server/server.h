@@ -4,6 +4,7 @@
 #ifndef PSYNCD_SERVER_H
 #define PSYNCD_SERVER_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -45,6 +46,14 @@ struct server {
 	struct event		*accept_retry;
 	int			 lock_fd;	/* flock'd beside the socket */
 	bool			 bound;		/* we own the socket path */
+
+	/* systemd.c */
+	int			 notify_fd;	/* -1: no $NOTIFY_SOCKET */
+	struct sockaddr_un	 notify_addr;
+	socklen_t		 notify_len;
+	struct event		*status_timer;
+	struct event		*watchdog_timer;
+	bool			 activated;	/* socket passed by systemd */
 
 	struct event		*sig_term;
 	struct event		*sig_int;

@@ -110,6 +110,7 @@ Suite	*primitives_suite(void);
 Suite	*primitives_int_suite(void);
 Suite	*model_suite(void);
 Suite	*client_suite(void);
+Suite	*systemd_suite(void);
 Suite	*server_suite(void);
 Suite	*lock_suite(void);
 Suite	*event_suite(void);
