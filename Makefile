@@ -40,6 +40,8 @@ PROTO_SRCS  = $(wildcard proto/*.c)
 SERVER_SRCS = $(filter-out server/main.c,$(wildcard server/*.c))
 TEST_SRCS   = $(wildcard tests/unit/*.c tests/integration/*.c tests/util/*.c \
 	tests/client/*.c)
+BENCH_BINS  = $(BUILD)/bench/psync-bench $(BUILD)/bench/echo-server
+HIREDIS_LIBS = $(shell $(PKG_CONFIG) --libs hiredis 2>/dev/null)
 EXAMPLES    = $(patsubst client/examples/%.c,$(BUILD)/examples/%,$(wildcard client/examples/*.c))
 
 PROTO_OBJS  = $(PROTO_SRCS:%.c=$(BUILD)/%.o)
@@ -59,7 +61,7 @@ LIB_LINK    = -L$(BUILD) -lpsync-client -Wl,-rpath,$(abspath $(BUILD))
 JANSSON_LIBS = $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
 
 .PHONY: all deps run check check-asan check-valgrind install uninstall clean \
-	lib examples
+	lib examples bench bench-quick bench-deps
 
 all: $(PSYNCD) lib $(CHECK_BIN) examples
 
@@ -82,6 +84,28 @@ $(LIB_A): $(LIB_OBJS)
 	ar rcs $@ $(LIB_OBJS)
 
 examples: $(EXAMPLES)
+
+# make bench: psync side by side with the echo floor, Redis, Python's
+# multiprocessing and flock(2), unpinned and pinned to one CPU.
+bench-deps: deps
+	@sh .ci/install-deps bench
+
+$(BUILD)/bench/psync-bench: tests/bench/psync-bench.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iclient -o $@ $< $(ALL_LDFLAGS) $(LIB_LINK) \
+	    $(HIREDIS_LIBS)
+
+$(BUILD)/bench/echo-server: tests/bench/echo-server.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(PKG_LIBS)
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory $(PSYNCD) $(BENCH_BINS)
+	python3 tests/bench/bench.py --build $(BUILD) --scale 1
+
+bench-quick: bench-deps
+	@$(MAKE) --no-print-directory $(PSYNCD) $(BENCH_BINS)
+	python3 tests/bench/bench.py --build $(BUILD) --scale 0.05
 
 $(BUILD)/examples/%: client/examples/%.c $(LIB_SO)
 	@mkdir -p $(dir $@)

@@ -28,9 +28,14 @@
 #include "xmalloc.h"
 
 static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_readable_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
+static void	conn_schedule_flush(struct conn *, bool);
+
+/* The most one read takes: a few pipelined requests' worth. */
+#define CONN_READ_MAX		16384
 
 /* How long a closing connection may take to read its last replies. */
 #define CONN_FLUSH_TIMEOUT	5
@@ -68,10 +73,26 @@ conn_new_bev(struct server *srv, struct bufferevent *bev, pid_t pid,
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
 
-	bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, c);
+	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* Never buffer more than one maximal line plus "\r\n". */
 	bufferevent_setwatermark(bev, EV_READ, 0, srv->cfg.max_line + 2);
-	if (bufferevent_enable(bev, EV_READ) == -1) {
+	/*
+	 * Replies are written by conn_flush_all at the end of the loop turn;
+	 * the write event is enabled only while a socket is full.  A socket
+	 * is read by conn_readable_cb (one recv per wake-up); the bufferevent
+	 * reads only what is not a socket (the unit tests' pairs).
+	 */
+	if (bufferevent_getfd(bev) >= 0) {
+		c->rev = event_new(srv->base, bufferevent_getfd(bev),
+		    EV_READ | EV_PERSIST, conn_readable_cb, c);
+		if (c->rev == NULL || event_add(c->rev, NULL) == -1 ||
+		    bufferevent_disable(bev, EV_READ | EV_WRITE) == -1) {
+			log_error("conn_new: cannot watch the socket");
+			conn_lost(c, false);
+			return (NULL);
+		}
+	} else if (bufferevent_disable(bev, EV_WRITE) == -1 ||
+	    bufferevent_enable(bev, EV_READ) == -1) {
 		log_error("conn_new: bufferevent_enable failed");
 		conn_lost(c, false);
 		return (NULL);
@@ -83,6 +104,12 @@ conn_new_bev(struct server *srv, struct bufferevent *bev, pid_t pid,
 
 void
 conn_send(struct conn *c, json_t *reply)
+{
+	conn_send_reply(c, reply, false);
+}
+
+void
+conn_send_reply(struct conn *c, json_t *reply, bool first)
 {
 	struct evbuffer		*out;
 	struct evbuffer_iovec	 vec;
@@ -115,6 +142,7 @@ conn_send(struct conn *c, json_t *reply)
 			vec.iov_len = need + 1;
 			if (evbuffer_commit_space(out, &vec, 1) == -1)
 				goto fail;
+			conn_schedule_flush(c, first);
 			return;
 		}
 		space = need + 1;
@@ -123,6 +151,83 @@ fail:
 	log_error("conn_send: session %llu: cannot queue a reply",
 	    (unsigned long long)c->session);
 	conn_doom(c);
+}
+
+/*
+ * Queue c for the flusher, which runs before the loop polls again.  A
+ * grant goes to the head: the waiter it wakes has been waiting longest,
+ * and on a busy CPU the first socket written is the first peer to run.
+ */
+static void
+conn_schedule_flush(struct conn *c, bool first)
+{
+	struct server	*srv = c->srv;
+
+	if (c->flags & CONN_FLUSH) {
+		if (!first || TAILQ_FIRST(&srv->flushq) == c)
+			return;
+		TAILQ_REMOVE(&srv->flushq, c, flush_entry);
+	} else if (TAILQ_EMPTY(&srv->flushq))
+		event_active(srv->flusher, 0, 0);
+	c->flags |= CONN_FLUSH;
+	if (first)
+		TAILQ_INSERT_HEAD(&srv->flushq, c, flush_entry);
+	else
+		TAILQ_INSERT_TAIL(&srv->flushq, c, flush_entry);
+}
+
+static void
+conn_unschedule_flush(struct conn *c)
+{
+	if (c->flags & CONN_FLUSH) {
+		TAILQ_REMOVE(&c->srv->flushq, c, flush_entry);
+		c->flags &= ~CONN_FLUSH;
+	}
+}
+
+/* Write what c has queued; leave the rest to the write event. */
+static void
+conn_flush(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	int		 n, err;
+
+	conn_unschedule_flush(c);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	/* Not a socket (a bufferevent pair, in the unit tests): let it move. */
+	if (bufferevent_getfd(c->bev) < 0) {
+		if (bufferevent_enable(c->bev, EV_WRITE) == -1)
+			conn_doom(c);
+		return;
+	}
+	/*
+	 * A socket bufferevent keeps its output's start frozen against
+	 * writers other than itself; its own write path thaws it the same
+	 * way around each write.
+	 */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, bufferevent_getfd(c->bev));
+	err = errno;
+	evbuffer_freeze(out, 1);
+	if (n == -1 && err != EAGAIN && err != EINTR) {
+		log_debug("session %llu: write: %s",
+		    (unsigned long long)c->session, strerror(err));
+		conn_doom(c);
+		return;
+	}
+	if (evbuffer_get_length(out) > 0 &&
+	    bufferevent_enable(c->bev, EV_WRITE) == -1)
+		conn_doom(c);
+}
+
+void
+conn_flush_all(struct server *srv)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&srv->flushq)) != NULL)
+		conn_flush(c);
 }
 
 void
@@ -197,6 +302,54 @@ out:
 	return (rc);
 }
 
+/*
+ * The socket is readable: one recv straight into the input buffer, at
+ * most what a maximal line still needs.  (libevent's own read asks the
+ * kernel how much is readable first, FIONREAD: a syscall per request
+ * that this saves.)
+ */
+static void
+conn_readable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec	 vec;
+	size_t			 have, room;
+	ssize_t			 n;
+
+	(void)what;
+	have = evbuffer_get_length(in);
+	room = c->srv->cfg.max_line + 2 > have ?
+	    c->srv->cfg.max_line + 2 - have : 1;
+	if (room > CONN_READ_MAX)
+		room = CONN_READ_MAX;
+	/* As with output, the bufferevent keeps its input's end frozen. */
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_reserve_space(in, (ev_ssize_t)room, &vec, 1) != 1) {
+		evbuffer_freeze(in, 0);
+		conn_lost(c, false);
+		return;
+	}
+	n = recv(fd, vec.iov_base, room, 0);
+	if (n > 0) {
+		vec.iov_len = (size_t)n;
+		evbuffer_commit_space(in, &vec, 1);
+	}
+	evbuffer_freeze(in, 0);
+	if (n > 0) {
+		if (conn_process_input(c, false) == -1)
+			conn_lost(c, true);
+	} else if (n == 0) {
+		/* End of input: the final line without "\n" counts too. */
+		conn_process_input(c, true);
+		conn_lost(c, true);
+	} else if (errno != EAGAIN && errno != EINTR) {
+		log_debug("session %llu: recv: %s",
+		    (unsigned long long)c->session, strerror(errno));
+		conn_lost(c, false);
+	}
+}
+
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -212,10 +365,11 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
-	(void)bev;
 	/* Called once the output has drained (low watermark 0). */
 	if (c->flags & CONN_CLOSING)
 		conn_free(c);
+	else if (bufferevent_disable(bev, EV_WRITE) == -1)
+		conn_doom(c);
 }
 
 static void
@@ -256,6 +410,8 @@ conn_lost(struct conn *c, bool flush)
 	if (c->flags & CONN_DOOMED)
 		TAILQ_REMOVE(&srv->doomed, c, doomed_entry);
 	c->flags = (c->flags & ~CONN_DOOMED) | CONN_CLOSING;
+	if (c->rev != NULL)
+		event_del(c->rev);
 
 	/*
 	 * Waits first, so that releasing a hold below can never grant it to
@@ -270,6 +426,9 @@ conn_lost(struct conn *c, bool flush)
 	log_debug("session %llu closed: pid %ld uid %lu",
 	    (unsigned long long)c->session, (long)c->pid,
 	    (unsigned long)c->uid);
+	if (flush)
+		conn_flush(c);
+	conn_unschedule_flush(c);
 	if (flush &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
 	    bufferevent_disable(c->bev, EV_READ) == 0) {
@@ -305,8 +464,11 @@ conn_free(struct conn *c)
 {
 	struct server	*srv = c->srv;
 
+	conn_unschedule_flush(c);
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
+	if (c->rev != NULL)
+		event_free(c->rev);
 	bufferevent_free(c->bev);
 	free(c->client);
 	free(c);

@@ -24,6 +24,7 @@ struct server;
 struct conn {
 	struct server		*srv;
 	struct bufferevent	*bev;
+	struct event		*rev;		/* readable: see conn_readable_cb */
 	uint64_t		 session;	/* unique for the daemon's life */
 	pid_t			 pid;		/* SO_PEERCRED */
 	uid_t			 uid;
@@ -35,6 +36,7 @@ struct conn {
 	uint32_t		 flags;
 #define CONN_DOOMED	0x1	/* to be closed by the reaper, no flush */
 #define CONN_CLOSING	0x2	/* released; flushing replies, then freed */
+#define CONN_FLUSH	0x4	/* on the server's flush list */
 	uint64_t		 graph_gen;	/* deadlock search marks */
 	struct conn		*graph_next;
 	struct conn		*graph_parent;
@@ -42,6 +44,7 @@ struct conn {
 	bool			 graph_queued;
 	TAILQ_ENTRY(conn)	 entry;		/* server's connections */
 	TAILQ_ENTRY(conn)	 doomed_entry;
+	TAILQ_ENTRY(conn)	 flush_entry;
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -63,6 +66,9 @@ struct conn	*conn_new_bev(struct server *, struct bufferevent *bev,
 
 /* Queue reply (borrowed) as one line; dooms a connection over its cap. */
 void		 conn_send(struct conn *, json_t *reply);
+
+/* The same; first: write this connection before others this turn. */
+void		 conn_send_reply(struct conn *, json_t *reply, bool first);
 
 /*
  * Close c soon, from the top of the event loop: for failures found while
@@ -86,6 +92,13 @@ void		 conn_close_now(struct conn *);
 
 /* Reaper callback: close every doomed connection. */
 void		 conn_reap(struct server *);
+
+/*
+ * Flusher callback: write every connection's queued replies now, before
+ * the loop polls again (as Redis does before sleeping), instead of
+ * waiting a loop turn for each socket to be reported writable.
+ */
+void		 conn_flush_all(struct server *);
 
 /* {session, pid, uid, client} of c, a new object. */
 json_t		*conn_describe(const struct conn *);

@@ -22,6 +22,7 @@
 static void	server_signal_cb(evutil_socket_t, short, void *);
 static void	server_reaper_cb(evutil_socket_t, short, void *);
 static void	server_stop_timer_cb(evutil_socket_t, short, void *);
+static void	server_flusher_cb(evutil_socket_t, short, void *);
 
 void
 config_defaults(struct config *cfg)
@@ -40,7 +41,7 @@ int
 server_init(struct server *srv, const struct config *cfg, char *cause,
     size_t size)
 {
-	struct event_config	*evcfg;
+	struct timespec		 res;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = *cfg;
@@ -48,6 +49,7 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 	srv->notify_fd = -1;
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->doomed);
+	TAILQ_INIT(&srv->flushq);
 	if (clock_gettime(CLOCK_MONOTONIC, &srv->started) == -1) {
 		snprintf(cause, size, "clock_gettime: %s", strerror(errno));
 		return (-1);
@@ -58,25 +60,27 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 		return (-1);
 	}
 	/*
-	 * Linux libevent reads CLOCK_MONOTONIC_COARSE unless asked for
-	 * precision, and a coarse clock can fire a timeout a few
-	 * milliseconds early; a timeout must never end a wait too soon.
+	 * libevent keeps time with CLOCK_MONOTONIC_COARSE (a tick behind
+	 * the true clock), and its precise-timer mode would cost a
+	 * timerfd_settime per loop turn; instead wait.c pads each deadline
+	 * by the coarse clock's resolution, so that no timeout ends early.
 	 */
-	if ((evcfg = event_config_new()) == NULL ||
-	    event_config_set_flag(evcfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
-	    (srv->base = event_base_new_with_config(evcfg)) == NULL) {
-		if (evcfg != NULL)
-			event_config_free(evcfg);
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == -1)
+		res.tv_sec = 0, res.tv_nsec = 10000000;
+	srv->timer_slack = (double)res.tv_sec + (double)res.tv_nsec / 1e9 +
+	    0.001;
+	if ((srv->base = event_base_new()) == NULL) {
 		snprintf(cause, size, "cannot create the event base");
 		return (-1);
 	}
-	event_config_free(evcfg);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
 	srv->reaper = event_new(srv->base, -1, 0, server_reaper_cb, srv);
+	srv->flusher = event_new(srv->base, -1, 0, server_flusher_cb, srv);
 	srv->stop_timer = evtimer_new(srv->base, server_stop_timer_cb, srv);
 	if (srv->sig_term == NULL || srv->sig_int == NULL ||
 	    srv->reaper == NULL || srv->stop_timer == NULL ||
+	    srv->flusher == NULL ||
 	    evsignal_add(srv->sig_term, NULL) == -1 ||
 	    evsignal_add(srv->sig_int, NULL) == -1) {
 		snprintf(cause, size, "cannot set up signal events");
@@ -157,6 +161,14 @@ server_reaper_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+server_flusher_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_flush_all(arg);
+}
+
+static void
 server_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server	*srv = arg;
@@ -201,6 +213,8 @@ server_free(struct server *srv)
 	systemd_free(srv);
 	if (srv->reaper != NULL)
 		event_free(srv->reaper);
+	if (srv->flusher != NULL)
+		event_free(srv->flusher);
 	if (srv->stop_timer != NULL)
 		event_free(srv->stop_timer);
 	if (srv->base != NULL)

@@ -66,10 +66,13 @@ struct server {
 
 	struct conn_list	 conns;
 	struct conn_list	 doomed;
+	struct conn_list	 flushq;	/* replies to write this turn */
+	struct event		*flusher;
 	unsigned		 nconns;
 	uint64_t		 next_session;
 	uint64_t		 graph_gen;
 
+	double			 timer_slack;	/* added to deadlines */
 	uint64_t		 ops;		/* requests served */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	bool			 stopping;

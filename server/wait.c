@@ -45,6 +45,7 @@ wait_new(struct request *rq, struct object *o, double timeout, uint8_t mode)
 	TAILQ_INSERT_TAIL(&c->waits, w, conn_entry);
 	c->npending++;
 	if (timeout >= 0 && timeout < TIMEOUT_CAP) {
+		timeout += rq->srv->timer_slack;
 		secs = floor(timeout);
 		tv.tv_sec = (time_t)secs;
 		tv.tv_usec = (suseconds_t)((timeout - secs) * 1e6);
@@ -79,7 +80,7 @@ wait_finish(struct server *srv, struct wait *w, json_t *reply)
 	if (w->flags & WAIT_TIMER)
 		evtimer_del(&w->timer);
 	if (reply != NULL) {
-		conn_send(c, reply);
+		conn_send_reply(c, reply, true);	/* a waiter goes first */
 		json_decref(reply);
 	}
 	json_decref(w->id);

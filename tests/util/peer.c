@@ -58,6 +58,8 @@ peer_recv(struct peer *p)
 	size_t	 n;
 	json_t	*j;
 
+	/* Replies are written at the end of the loop turn: let it run. */
+	event_base_loop(bufferevent_get_base(p->bev), EVLOOP_NONBLOCK);
 	line = evbuffer_readln(bufferevent_get_input(p->bev), &n,
 	    EVBUFFER_EOL_LF);
 	if (line == NULL)
