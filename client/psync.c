@@ -442,15 +442,19 @@ await_reply(psync_t *h, uint64_t id, json_t **reply)
 			*reply = r;
 			return (PSYNC_OK);
 		}
-		/* A line over the daemon's limit: its reply has no id. */
+		/*
+		 * An error without an id is the daemon's last word before it
+		 * closes: too_large, or forbidden / limit unasked at connect.
+		 */
 		if (reply_id(r) == 0 && json_is_string(json_object_get(r,
-		    "error")) && strcmp(json_string_value(json_object_get(r,
-		    "error")), "too_large") == 0) {
+		    "error"))) {
+			rc = result_of_code(json_string_value(
+			    json_object_get(r, "error")));
 			snprintf(h->errmsg, sizeof(h->errmsg), "%s",
 			    json_string_value(json_object_get(r, "message")));
 			json_decref(r);
 			disconnect(h);
-			return (PSYNC_ETOO_LARGE);
+			return (rc);
 		}
 		/* The answer to our cancel, or a psync_send request's. */
 		if (!(cancelled && json_object_get(r, "cancelled") != NULL &&

@@ -228,6 +228,27 @@ listener_refuse(evutil_socket_t fd, const char *line)
 		log_warn("listener_refuse: close: %s", strerror(errno));
 }
 
+/*
+ * May a peer with this uid and primary gid connect?  Without any
+ * --allow-uid/--allow-gid the socket's mode decides; with them, a listed
+ * uid or gid is needed, root included.
+ */
+static bool
+listener_allowed(const struct config *cfg, uid_t uid, gid_t gid)
+{
+	unsigned	i;
+
+	if (cfg->n_allow_uid == 0 && cfg->n_allow_gid == 0)
+		return (true);
+	for (i = 0; i < cfg->n_allow_uid; i++)
+		if (cfg->allow_uid[i] == uid)
+			return (true);
+	for (i = 0; i < cfg->n_allow_gid; i++)
+		if (cfg->allow_gid[i] == gid)
+			return (true);
+	return (false);
+}
+
 static void
 listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int socklen, void *arg)
@@ -243,6 +264,14 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		log_warn("accept: SO_PEERCRED: %s", strerror(errno));
 		if (close(fd) == -1)
 			log_warn("accept: close: %s", strerror(errno));
+		return;
+	}
+	if (!listener_allowed(&srv->cfg, cred.uid, cred.gid)) {
+		log_warn("refusing pid %ld uid %lu gid %lu: not in "
+		    "--allow-uid/--allow-gid", (long)cred.pid,
+		    (unsigned long)cred.uid, (unsigned long)cred.gid);
+		listener_refuse(fd, "{\"ok\":false,\"error\":\"forbidden\","
+		    "\"message\":\"this uid/gid may not use psyncd\"}\n");
 		return;
 	}
 	if (srv->nconns >= srv->cfg.max_connections) {

@@ -3,6 +3,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,9 @@ usage(FILE *f)
 "  --max-output BYTES     unread replies per connection before it is\n"
 "                         cut off (default 1048576)\n"
 "  --state-file PATH      keep fencing tokens increasing across restarts\n"
+"  --allow-uid UID        only this user may connect (name or number;\n"
+"                         repeatable; with --allow-gid, either passes)\n"
+"  --allow-gid GID        only this primary group may connect (repeatable)\n"
 "  --log-level LEVEL      error, warn, info or debug (default info)\n"
 "  --version              print the version and exit\n"
 "  --help                 print this help and exit\n");
@@ -66,7 +71,8 @@ bad_flag(const char *flag, const char *value, const char *what)
 enum {
 	OPT_SOCKET = 256, OPT_SOCKET_MODE, OPT_MAX_CONNECTIONS,
 	OPT_MAX_OBJECTS, OPT_MAX_LINE, OPT_MAX_PENDING, OPT_MAX_OUTPUT,
-	OPT_STATE_FILE, OPT_LOG_LEVEL, OPT_VERSION, OPT_HELP
+	OPT_STATE_FILE, OPT_LOG_LEVEL, OPT_VERSION, OPT_HELP, OPT_ALLOW_UID,
+	OPT_ALLOW_GID
 };
 
 static const struct option long_options[] = {
@@ -79,6 +85,8 @@ static const struct option long_options[] = {
 	{ "max-output",		required_argument, NULL, OPT_MAX_OUTPUT },
 	{ "state-file",		required_argument, NULL, OPT_STATE_FILE },
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
+	{ "allow-uid",		required_argument, NULL, OPT_ALLOW_UID },
+	{ "allow-gid",		required_argument, NULL, OPT_ALLOW_GID },
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ "help",		no_argument,	   NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
@@ -88,6 +96,8 @@ static void
 parse_flags(int argc, char **argv, struct config *cfg)
 {
 	const char	*socket_flag = NULL;
+	struct passwd	*pw;
+	struct group	*gr;
 	uintmax_t	 v;
 	char		*end;
 	unsigned long	 mode;
@@ -149,6 +159,28 @@ parse_flags(int argc, char **argv, struct config *cfg)
 			if (log_level_parse(optarg, &cfg->log_level) == -1)
 				bad_flag("--log-level", optarg,
 				    "expected error, warn, info or debug");
+			break;
+		case OPT_ALLOW_UID:
+			if (cfg->n_allow_uid == CONFIG_ALLOW_MAX)
+				bad_flag("--allow-uid", optarg, "too many");
+			if (parse_count(optarg, 0, UINT32_MAX - 1, &v) == 0)
+				cfg->allow_uid[cfg->n_allow_uid++] = (uid_t)v;
+			else if ((pw = getpwnam(optarg)) != NULL)
+				cfg->allow_uid[cfg->n_allow_uid++] = pw->pw_uid;
+			else
+				bad_flag("--allow-uid", optarg,
+				    "no such user");
+			break;
+		case OPT_ALLOW_GID:
+			if (cfg->n_allow_gid == CONFIG_ALLOW_MAX)
+				bad_flag("--allow-gid", optarg, "too many");
+			if (parse_count(optarg, 0, UINT32_MAX - 1, &v) == 0)
+				cfg->allow_gid[cfg->n_allow_gid++] = (gid_t)v;
+			else if ((gr = getgrnam(optarg)) != NULL)
+				cfg->allow_gid[cfg->n_allow_gid++] = gr->gr_gid;
+			else
+				bad_flag("--allow-gid", optarg,
+				    "no such group");
 			break;
 		case OPT_VERSION:
 			printf("psyncd %s (protocol %d)\n", PSYNCD_VERSION,

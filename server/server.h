@@ -23,6 +23,8 @@ struct event;
 struct event_base;
 struct evconnlistener;
 
+#define CONFIG_ALLOW_MAX	64
+
 struct config {
 	char		 socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool		 socket_per_user;	/* a private fallback dir */
@@ -34,6 +36,10 @@ struct config {
 	size_t		 max_output;
 	enum log_level	 log_level;
 	const char	*state_file;		/* NULL: none */
+	/* --allow-uid/--allow-gid: with any listed, only they connect. */
+	uid_t		 allow_uid[CONFIG_ALLOW_MAX];
+	gid_t		 allow_gid[CONFIG_ALLOW_MAX];
+	unsigned	 n_allow_uid, n_allow_gid;
 };
 
 struct server {

@@ -559,8 +559,14 @@ run_rep(void (*fn)(int), double *p50, double *p99)
 			_exit(0);
 		}
 	}
-	while (atomic_load(&sh->ready) < nclients)
+	/* A client that dies before it is ready must not hang the bench. */
+	while (atomic_load(&sh->ready) < nclients) {
+		if (waitpid(-1, &status, WNOHANG) > 0) {
+			fprintf(stderr, "psync-bench: a client failed early\n");
+			exit(1);
+		}
 		sched_yield();
+	}
 	t0 = now();
 	atomic_store(&sh->go, 1);
 	for (c = 0; c < nclients; c++) {

@@ -590,6 +590,22 @@ START_TEST(test_result_codes)
 }
 END_TEST
 
+START_TEST(test_forbidden)
+{
+	struct daemon	 d;
+	psync_t		*h;
+
+	/* Nobody runs the tests as uid 4242424: every peer is refused. */
+	daemon_start(&d, "--allow-uid", "4242424", NULL);
+	h = open_h(&d);
+	CK_RC(psync_ping(h), PSYNC_EFORBIDDEN);
+	ck_assert_ptr_nonnull(strstr(psync_errmsg(h), "may not"));
+	CK_RC(psync_ping(h), PSYNC_EIO);
+	psync_close(h);
+	daemon_finish(&d);
+}
+END_TEST
+
 Suite *
 client_suite(void)
 {
@@ -606,5 +622,6 @@ client_suite(void)
 	ADD_TEST(s, test_eintr_retried_or_cancelled, 30);
 	ADD_TEST(s, test_async_send_recv_cancel, 20);
 	ADD_TEST(s, test_result_codes, 20);
+	ADD_TEST(s, test_forbidden, 20);
 	return (s);
 }

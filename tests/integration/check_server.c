@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -480,6 +481,87 @@ START_TEST(test_tokens_across_restart)
 }
 END_TEST
 
+/* As uid/gid 65534 (nobody), connect and return the first reply. */
+static int
+connect_as_nobody(const char *sock, char *code, size_t size)
+{
+	int	p[2], status;
+	pid_t	pid;
+	ssize_t	n;
+
+	ck_assert_int_eq(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		struct tc	*t;
+		json_t		*r;
+
+		close(p[0]);
+		if (setgroups(0, NULL) == -1 || setgid(65534) == -1 ||
+		    setuid(65534) == -1)
+			_exit(2);
+		t = tc_open(sock);
+		/* A refused peer may be closed before this gets through. */
+		(void)send(t->fd, "{\"op\":\"ping\"}\n", 14, MSG_NOSIGNAL);
+		r = tc_recv(t, 10, NULL);
+		dprintf(p[1], "%s", r == NULL ? "none" : j_ok(r) ? "ok" :
+		    j_err(r));
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], code, size - 1);
+	code[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	return (status);
+}
+
+START_TEST(test_allow_uid_gid)
+{
+	struct daemon	 d;
+	struct tc	*t;
+	json_t		*r;
+	char		 code[64], log[8192];
+	FILE		*f;
+	size_t		 n;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "allow_uid_gid: skipped: needs root to act "
+		    "as a second user\n");
+		return;
+	}
+	/* Only root listed: nobody is refused, root served. */
+	daemon_start(&d, "--allow-uid", "0", "--socket-mode", "0666", NULL);
+	ck_assert_int_eq(chmod(d.dir, 0711), 0);
+	ck_assert_int_eq(connect_as_nobody(d.sock, code, sizeof(code)), 0);
+	ck_assert_str_eq(code, "forbidden");
+	t = tc_open(d.sock);
+	r = tc_call(t, "{\"op\":\"ping\"}");
+	ck_ok(r);
+	json_decref(r);
+	tc_close(t);
+	f = fopen(d.log, "r");
+	n = fread(log, 1, sizeof(log) - 1, f);
+	fclose(f);
+	log[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(log, "refusing pid"));
+	ck_assert_ptr_nonnull(strstr(log, "uid 65534"));
+	daemon_finish(&d);
+	/* Only nobody's group listed: nobody served, root refused too. */
+	daemon_start(&d, "--allow-gid", "65534", "--socket-mode", "0666",
+	    NULL);
+	ck_assert_int_eq(chmod(d.dir, 0711), 0);
+	ck_assert_int_eq(connect_as_nobody(d.sock, code, sizeof(code)), 0);
+	ck_assert_str_eq(code, "ok");
+	t = tc_open(d.sock);
+	r = tc_reply(t);			/* unasked */
+	ck_err(r, "forbidden");
+	ck_assert_ptr_null(json_object_get(r, "id"));
+	json_decref(r);
+	tc_expect_eof(t);
+	tc_close(t);
+	daemon_finish(&d);
+}
+END_TEST
+
 Suite *
 server_suite(void)
 {
@@ -496,5 +578,6 @@ server_suite(void)
 	ADD_TEST(s, test_sigterm_with_waiters, 20);
 	ADD_TEST(s, test_eof_answers_then_releases, 20);
 	ADD_TEST(s, test_tokens_across_restart, 30);
+	ADD_TEST(s, test_allow_uid_gid, 30);
 	return (s);
 }
