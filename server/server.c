@@ -73,6 +73,16 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 		snprintf(cause, size, "cannot create the event base");
 		return (-1);
 	}
+	/*
+	 * libevent restores the disposition it found when its signal events
+	 * go: make that "ignore", so that a second SIGTERM or ^C during
+	 * teardown cannot kill the daemon half-way (socket left behind).
+	 */
+	if (signal(SIGTERM, SIG_IGN) == SIG_ERR ||
+	    signal(SIGINT, SIG_IGN) == SIG_ERR) {
+		snprintf(cause, size, "signal: %s", strerror(errno));
+		return (-1);
+	}
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
 	srv->reaper = event_new(srv->base, -1, 0, server_reaper_cb, srv);
@@ -186,20 +196,12 @@ server_free(struct server *srv)
 	struct conn	*c;
 	struct object	*o;
 
-	/*
-	 * A second SIGTERM or ^C during teardown must not kill us half-way
-	 * (with the socket left behind): from here on they are ignored.
-	 * (Freeing the signal events restores the old disposition, so they
-	 * go first.)
-	 */
+	/* From here on SIGTERM and SIGINT are ignored (see server_init). */
 	if (srv->sig_term != NULL)
 		event_free(srv->sig_term);
 	if (srv->sig_int != NULL)
 		event_free(srv->sig_int);
 	srv->sig_term = srv->sig_int = NULL;
-	if (signal(SIGTERM, SIG_IGN) == SIG_ERR ||
-	    signal(SIGINT, SIG_IGN) == SIG_ERR)
-		log_warn("server_free: cannot ignore SIGTERM/SIGINT");
 
 	/* Connections still flushing are cut now; holds go with them. */
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)

@@ -48,14 +48,21 @@ spawn_argv(const char *const argv[], const char *errfile)
 	return (pid);
 }
 
+/* Reap pid (already told to stop); its exit code, or -1 if killed. */
 static int
-stop_pid(pid_t pid)
+reap_pid(pid_t pid)
 {
 	int	status;
 
-	kill(pid, SIGTERM);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+static int
+stop_pid(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	return (reap_pid(pid));
 }
 
 START_TEST(test_socket_activation)
@@ -170,7 +177,7 @@ START_TEST(test_notify_ready_watchdog_stopping)
 		if (recv_notify(fd, buf, sizeof(buf), 1))
 			stopping = strcmp(buf, "STOPPING=1") == 0;
 	ck_assert_msg(stopping, "no STOPPING=1");
-	ck_assert_int_eq(stop_pid(pid), 0);
+	ck_assert_int_eq(reap_pid(pid), 0);
 	close(fd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(cmd), 0);
