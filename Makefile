@@ -40,6 +40,8 @@ PROTO_SRCS  = $(wildcard proto/*.c)
 SERVER_SRCS = $(filter-out server/main.c,$(wildcard server/*.c))
 TEST_SRCS   = $(wildcard tests/unit/*.c tests/integration/*.c tests/util/*.c \
 	tests/client/*.c)
+FUZZ_TARGETS = conn script
+FUZZ_SECONDS ?= 60
 BENCH_BINS  = $(BUILD)/bench/psync-bench $(BUILD)/bench/echo-server
 HIREDIS_LIBS = $(shell $(PKG_CONFIG) --libs hiredis 2>/dev/null)
 EXAMPLES    = $(patsubst client/examples/%.c,$(BUILD)/examples/%,$(wildcard client/examples/*.c))
@@ -50,6 +52,8 @@ TEST_OBJS   = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 PSYNCD      = $(BUILD)/psyncd
 CHECK_BIN   = $(BUILD)/check_psync
+FUZZ_OBJS   = $(BUILD)/tests/fuzz/fuzz_common.o $(SERVER_OBJS) $(PROTO_OBJS)
+REPLAYS     = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay-%)
 
 # libpsync-client: soname libpsync-client.so.1; only psync_* exported.
 LIB_VERSION = 1.0.0
@@ -61,9 +65,9 @@ LIB_LINK    = -L$(BUILD) -lpsync-client -Wl,-rpath,$(abspath $(BUILD))
 JANSSON_LIBS = $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
 
 .PHONY: all deps run check check-asan check-valgrind install uninstall clean \
-	lib examples bench bench-quick bench-deps
+	lib examples bench bench-quick bench-deps fuzz
 
-all: $(PSYNCD) lib $(CHECK_BIN) examples
+all: $(PSYNCD) lib $(CHECK_BIN) examples $(REPLAYS)
 
 lib: $(LIB_SO) $(LIB_A)
 
@@ -98,6 +102,28 @@ $(BUILD)/bench/psync-bench: tests/bench/psync-bench.c $(LIB_SO)
 $(BUILD)/bench/echo-server: tests/bench/echo-server.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(PKG_LIBS)
+
+# Fuzzing (tests/fuzz): libFuzzer builds with clang, and plain replay
+# drivers that make check runs over the corpus.
+
+$(BUILD)/fuzz/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	    SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+	    OPTFLAGS="-O1 -g" build-fuzz/server/admin.o $(patsubst $(BUILD)/%,build-fuzz/%,$(FUZZ_OBJS)) \
+	    $(FUZZ_TARGETS:%=build-fuzz/tests/fuzz/fuzz_%.o)
+	for t in $(FUZZ_TARGETS); do \
+	    clang -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz-$$t \
+	        build-fuzz/tests/fuzz/fuzz_$$t.o $(patsubst $(BUILD)/%,build-fuzz/%,$(FUZZ_OBJS)) \
+	        $(PKG_LIBS) -lm || exit 1; \
+	    mkdir -p build-fuzz/corpus-$$t && \
+	    build-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -dict=tests/fuzz/psync.dict -artifact_prefix=tests/fuzz/corpus/$$t/crash- \
+	        build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory $(PSYNCD) $(BENCH_BINS)
@@ -142,6 +168,7 @@ check: deps
 	sh tests/integration/run-socat-tests.sh $(PSYNCD)
 	sh tests/client/run-examples.sh $(BUILD)
 	sh tests/client/run-installed-test.sh $(BUILD)
+	sh tests/fuzz/run-replays.sh $(BUILD)
 	PSYNCD=$(PSYNCD) $(CHECK_BIN)
 
 check-asan: deps
@@ -154,6 +181,9 @@ check-asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    sh tests/client/run-examples.sh build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    sh tests/fuzz/run-replays.sh build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	PSYNC_TEST_SLOW=2 PSYNCD=build-asan/psyncd build-asan/check_psync
@@ -215,4 +245,4 @@ uninstall:
 	-rmdir $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

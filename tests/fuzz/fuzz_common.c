@@ -1,0 +1,161 @@
+/*
+ * fuzz_common.c -- see fuzz_common.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "fuzz_common.h"
+#include "object.h"
+#include "server.h"
+#include "wait.h"
+
+struct server *
+fz_server(void)
+{
+	static struct server	srv;	/* one at a time, reset per input */
+	struct config		cfg;
+	char			cause[256];
+
+	config_defaults(&cfg);
+	cfg.log_level = LOG_LEVEL_ERROR;
+	cfg.max_objects = 64;
+	cfg.max_pending = 8;
+	cfg.max_line = 4096;
+	cfg.max_output = 1 << 16;
+	log_init(LOG_LEVEL_ERROR, 0);
+	if (server_init(&srv, &cfg, cause, sizeof(cause)) == -1) {
+		fprintf(stderr, "fuzz: %s\n", cause);
+		abort();
+	}
+	return (&srv);
+}
+
+/* Is c still one of srv's open connections?  (Never dereferences c.) */
+static bool
+conn_alive(struct server *srv, const struct conn *c)
+{
+	struct conn	*x;
+
+	TAILQ_FOREACH(x, &srv->conns, entry) {
+		if (x == c)
+			return (!(x->flags & CONN_CLOSING));
+	}
+	return (false);
+}
+
+void
+fz_open(struct server *srv, struct fz_client *k, int pid)
+{
+	struct bufferevent	*pair[2];
+
+	if (bufferevent_pair_new(srv->base, 0, pair) == -1)
+		abort();
+	k->bev = pair[1];
+	bufferevent_enable(k->bev, EV_READ);
+	k->c = conn_new_bev(srv, pair[0], pid, 1000, 1000);
+}
+
+void
+fz_drain(struct fz_client *k)
+{
+	struct evbuffer	*in = bufferevent_get_input(k->bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+void
+fz_send(struct server *srv, struct fz_client *k, const void *buf, size_t len)
+{
+	if (k->c == NULL)
+		return;
+	bufferevent_write(k->bev, buf, len);
+	event_base_loop(srv->base, EVLOOP_NONBLOCK);
+	/* A connection the daemon closed (too_large, output cap) is gone. */
+	if (!conn_alive(srv, k->c))
+		k->c = NULL;
+	fz_drain(k);
+}
+
+void
+fz_close(struct server *srv, struct fz_client *k)
+{
+	if (k->c != NULL && conn_alive(srv, k->c))
+		conn_lost(k->c, false);
+	k->c = NULL;
+	event_base_loop(srv->base, EVLOOP_NONBLOCK);
+	fz_drain(k);
+}
+
+#define CHECK(cond)							\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "invariant broken: %s (%s:%d)\n",	\
+			    #cond, __FILE__, __LINE__);			\
+			abort();					\
+		}							\
+	} while (0)
+
+void
+fz_check(struct server *srv)
+{
+	struct object	*o;
+	struct conn	*c;
+	struct wait	*w, *x;
+	struct hold	*h;
+	unsigned	 n;
+	size_t		 objs = 0;
+
+	for (o = srv->objects.head; o != NULL; o = o->hh.next) {
+		objs++;
+		n = 0;
+		TAILQ_FOREACH(h, &o->holders, obj_entry) {
+			CHECK(h->obj == o && h->conn != NULL);
+			n++;
+		}
+		CHECK(n == o->nholders);
+		if (o->type->kind == OBJ_LOCK || o->type->kind == OBJ_RLOCK)
+			CHECK(o->nholders <= 1);
+		n = 0;
+		TAILQ_FOREACH(w, &o->waiters, obj_entry) {
+			CHECK(w->obj == o);
+			n++;
+		}
+		CHECK(n == o->nwaiters);
+		/* Nothing free is left with someone waiting for it. */
+		if ((o->type->kind == OBJ_LOCK || o->type->kind == OBJ_RLOCK) &&
+		    o->nwaiters > 0)
+			CHECK(o->nholders == 1);
+	}
+	CHECK(objs == srv->objects.count);
+	TAILQ_FOREACH(c, &srv->conns, entry) {
+		n = 0;
+		TAILQ_FOREACH(w, &c->waits, conn_entry) {
+			CHECK(w->conn == c);
+			/* In exactly its object's queue. */
+			n = 0;
+			TAILQ_FOREACH(x, &w->obj->waiters, obj_entry)
+				n += x == w;
+			CHECK(n == 1);
+		}
+		TAILQ_FOREACH(h, &c->holds, conn_entry)
+			CHECK(h->conn == c);
+	}
+}
+
+void
+fz_free(struct server *srv, struct fz_client *k, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		fz_close(srv, &k[i]);
+		bufferevent_free(k[i].bev);
+	}
+	server_free(srv);
+}
