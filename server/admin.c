@@ -80,6 +80,8 @@ admin_stat(struct request *rq)
 	    json_integer(srv->cfg.max_pending));
 	json_object_set_new(limits, "max_output",
 	    json_integer((json_int_t)srv->cfg.max_output));
+	json_object_set_new(limits, "max_input_total",
+	    json_integer((json_int_t)srv->cfg.max_input_total));
 	json_object_set_new(r, "limits", limits);
 	return (HR_DONE);
 }

@@ -299,7 +299,29 @@ conn_process_input(struct conn *c, bool at_eof)
 out:
 	if (evbuffer_drain(in, off) == -1)
 		rc = -1;
+	if (c->rev != NULL)
+		c->srv->input_total -= off;
 	return (rc);
+}
+
+/*
+ * All connections' unfinished lines share one budget, so that many slow
+ * senders cannot add up to unbounded memory: the one whose bytes take
+ * it over is refused and closed.
+ */
+static void
+conn_over_budget(struct conn *c)
+{
+	json_t	*reply;
+
+	log_warn("session %llu: unfinished lines over all connections passed "
+	    "%zu bytes (--max-input-total); closing it",
+	    (unsigned long long)c->session, c->srv->cfg.max_input_total);
+	reply = reply_new_error(NULL, PSYNC_ERR_LIMIT, "the daemon's input "
+	    "budget is used up by unfinished lines; closing");
+	conn_send(c, reply);
+	json_decref(reply);
+	conn_lost(c, true);
 }
 
 /*
@@ -334,11 +356,14 @@ conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 	if (n > 0) {
 		vec.iov_len = (size_t)n;
 		evbuffer_commit_space(in, &vec, 1);
+		c->srv->input_total += (size_t)n;
 	}
 	evbuffer_freeze(in, 0);
 	if (n > 0) {
 		if (conn_process_input(c, false) == -1)
 			conn_lost(c, true);
+		else if (c->srv->input_total > c->srv->cfg.max_input_total)
+			conn_over_budget(c);
 	} else if (n == 0) {
 		/* End of input: the final line without "\n" counts too. */
 		conn_process_input(c, true);
@@ -467,8 +492,11 @@ conn_free(struct conn *c)
 	conn_unschedule_flush(c);
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
-	if (c->rev != NULL)
+	if (c->rev != NULL) {
+		srv->input_total -= evbuffer_get_length(
+		    bufferevent_get_input(c->bev));
 		event_free(c->rev);
+	}
 	bufferevent_free(c->bev);
 	free(c->client);
 	free(c);

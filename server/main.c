@@ -35,6 +35,8 @@ usage(FILE *f)
 "  --max-pending N        pending requests per connection (default 1024)\n"
 "  --max-output BYTES     unread replies per connection before it is\n"
 "                         cut off (default 1048576)\n"
+"  --max-input-total BYTES  unfinished request lines over all connections\n"
+"                         (default 268435456)\n"
 "  --state-file PATH      keep fencing tokens increasing across restarts\n"
 "  --allow-uid UID        only this user may connect (name or number;\n"
 "                         repeatable; with --allow-gid, either passes)\n"
@@ -72,7 +74,7 @@ enum {
 	OPT_SOCKET = 256, OPT_SOCKET_MODE, OPT_MAX_CONNECTIONS,
 	OPT_MAX_OBJECTS, OPT_MAX_LINE, OPT_MAX_PENDING, OPT_MAX_OUTPUT,
 	OPT_STATE_FILE, OPT_LOG_LEVEL, OPT_VERSION, OPT_HELP, OPT_ALLOW_UID,
-	OPT_ALLOW_GID
+	OPT_ALLOW_GID, OPT_MAX_INPUT_TOTAL
 };
 
 static const struct option long_options[] = {
@@ -83,6 +85,7 @@ static const struct option long_options[] = {
 	{ "max-line",		required_argument, NULL, OPT_MAX_LINE },
 	{ "max-pending",	required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-output",		required_argument, NULL, OPT_MAX_OUTPUT },
+	{ "max-input-total",	required_argument, NULL, OPT_MAX_INPUT_TOTAL },
 	{ "state-file",		required_argument, NULL, OPT_STATE_FILE },
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
 	{ "allow-uid",		required_argument, NULL, OPT_ALLOW_UID },
@@ -149,6 +152,12 @@ parse_flags(int argc, char **argv, struct config *cfg)
 				bad_flag("--max-output", optarg,
 				    "expected at least 1024 bytes");
 			cfg->max_output = (size_t)v;
+			break;
+		case OPT_MAX_INPUT_TOTAL:
+			if (parse_count(optarg, 65536, SIZE_MAX / 2, &v) == -1)
+				bad_flag("--max-input-total", optarg,
+				    "expected at least 65536 bytes");
+			cfg->max_input_total = (size_t)v;
 			break;
 		case OPT_STATE_FILE:
 			if (*optarg == '\0')

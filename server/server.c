@@ -34,6 +34,7 @@ config_defaults(struct config *cfg)
 	cfg->max_line = PSYNC_MAX_LINE_DEFAULT;
 	cfg->max_pending = 1024;
 	cfg->max_output = 1024 * 1024;
+	cfg->max_input_total = 256 * 1024 * 1024;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 

@@ -34,6 +34,7 @@ struct config {
 	size_t		 max_line;
 	unsigned	 max_pending;
 	size_t		 max_output;
+	size_t		 max_input_total;	/* all connections' partial input */
 	enum log_level	 log_level;
 	const char	*state_file;		/* NULL: none */
 	/* --allow-uid/--allow-gid: with any listed, only they connect. */
@@ -79,6 +80,7 @@ struct server {
 	uint64_t		 graph_gen;
 
 	double			 timer_slack;	/* added to deadlines */
+	size_t			 input_total;	/* buffered input, all conns */
 	uint64_t		 ops;		/* requests served */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	bool			 stopping;

@@ -232,6 +232,104 @@ START_TEST(test_emfile_backoff)
 }
 END_TEST
 
+START_TEST(test_input_budget)
+{
+	struct daemon	 d;
+	struct tc	*t[40], *other;
+	char		*partial;
+	json_t		*r;
+	int		 i, refused = -1;
+	bool		 eof;
+
+	/* 1 MiB for everyone's unfinished lines; each sends 64 KiB - 1. */
+	daemon_start(&d, "--max-input-total", "1048576", NULL);
+	partial = malloc(65535);
+	memset(partial, ' ', 65535);
+	partial[0] = '{';
+	other = tc_open(d.sock);
+	for (i = 0; i < 40 && refused == -1; i++) {
+		t[i] = tc_open(d.sock);
+		tc_send_raw(t[i], partial, 65535);
+		/* Wait until the daemon has it all (or refused it). */
+		r = tc_call(other, "{\"op\":\"ping\"}");
+		json_decref(r);
+		r = tc_recv(t[i], 0.2, &eof);
+		if (r != NULL || eof) {
+			ck_assert_msg(r != NULL, "closed without a reply");
+			ck_err(r, "limit");
+			json_decref(r);
+			refused = i;
+		}
+	}
+	/* About 16 fit in 1 MiB; the one that goes over is refused. */
+	ck_assert_msg(refused >= 10 && refused <= 17, "refused at %d", refused);
+	tc_expect_eof(t[refused]);
+	/* The others are fine: finishing a line still works. */
+	tc_send_raw(t[0], "}\n", 2);
+	r = tc_reply(t[0]);
+	ck_err(r, "bad_request");	/* '{' + spaces + '}' has no op */
+	json_decref(r);
+	r = tc_call(other, "{\"op\":\"ping\"}");
+	ck_ok(r);
+	json_decref(r);
+	for (i = 0; i <= refused; i++)
+		tc_close(t[i]);
+	tc_close(other);
+	free(partial);
+	daemon_finish(&d);
+}
+END_TEST
+
+START_TEST(test_million_locks_one_connection)
+{
+	struct daemon	 d;
+	struct tc	*t, *o;
+	json_t		*r;
+	char		 line[96];
+	int		 i, n = 200000;
+	double		 t0;
+
+	/* N objects allowed: N held by one connection, the next refused. */
+	daemon_start(&d, "--max-objects", "200000", NULL);
+	t = tc_open(d.sock);
+	for (i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"lock.acquire\","
+		    "\"name\":\"m%d\"}\n", i);
+		tc_send_raw(t, line, strlen(line));
+		if (i % 64 == 63 || i == n - 1) {
+			int k;
+
+			for (k = i - (i % 64); k <= i; k++) {
+				r = tc_reply(t);
+				ck_assert(j_bool(r, "acquired"));
+				json_decref(r);
+			}
+		}
+	}
+	o = tc_open(d.sock);
+	r = tc_call(o, "{\"op\":\"lock.acquire\",\"name\":\"one-more\"}");
+	ck_err(r, "limit");
+	json_decref(r);
+	/* All gone within 2 s of its close. */
+	tc_close(t);
+	t0 = now_s();
+	for (;;) {
+		r = tc_call(o, "{\"op\":\"stat\"}");
+		i = (int)j_int(r, "objects");
+		json_decref(r);
+		if (i == 0)
+			break;
+		ck_assert_msg(now_s() - t0 < 2 * test_slow(), "%d left", i);
+		tc_expect_silence(o, 0.01);
+	}
+	r = tc_call(o, "{\"op\":\"lock.acquire\",\"name\":\"one-more\"}");
+	ck_assert(j_bool(r, "acquired"));
+	json_decref(r);
+	tc_close(o);
+	daemon_finish(&d);
+}
+END_TEST
+
 Suite *
 limits_suite(void)
 {
@@ -241,5 +339,7 @@ limits_suite(void)
 	ADD_TEST(s, test_output_cap_cuts_non_reader, 60);
 	ADD_TEST(s, test_ten_thousand_connections, 120);
 	ADD_TEST(s, test_emfile_backoff, 30);
+	ADD_TEST(s, test_input_budget, 30);
+	ADD_TEST(s, test_million_locks_one_connection, 120);
 	return (s);
 }
