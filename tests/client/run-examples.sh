@@ -5,28 +5,15 @@ set -eu
 
 build=${1:-build}
 wrap=${PSYNC_EXAMPLE_WRAPPER:-}
-dir=$(mktemp -d /tmp/psync-examples.XXXXXX)
-export PSYNC_SOCKET="$dir/psyncd.sock"
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup 0 1 15
+. tests/util/psyncd.sh
+export PSYNC_SOCKET="$psyncd_dir/psyncd.sock"
 
 pass=0
 fail=0
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); printf 'examples: %s\n' "$*"; }
 
-"$build/psyncd" 2>"$dir/log" &
-pid=$!
-i=0
-while ! [ -S "$PSYNC_SOCKET" ]; do
-	i=$((i + 1))
-	[ $i -lt 500 ] || { echo "examples: psyncd did not start"; exit 1; }
-	sleep 0.01	# polling for the socket, bounded above
-done
+psyncd_start "$build/psyncd" "$PSYNC_SOCKET" || exit 1
 
 # The barrier: four lines, p1 and p2 (through the barrier) at about the
 # same time.
@@ -57,8 +44,6 @@ out=$("$build/examples/counter_file" --no-lock) || bad "counter_file --no-lock f
 n=$(printf '%s\n' "$out" | sed -n 's/.*got \([0-9]*\)$/\1/p')
 [ -n "$n" ] && [ "$n" -le 4000 ] && ok || bad "counter_file --no-lock printed: $out"
 
-kill "$pid"
-wait "$pid" || bad "psyncd exited non-zero"
-pid=
+psyncd_stop || bad "psyncd exited non-zero"
 echo "examples: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

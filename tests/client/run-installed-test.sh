@@ -5,13 +5,8 @@
 set -eu
 
 build=${1:-build}
-dir=$(mktemp -d /tmp/psync-install.XXXXXX)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup 0 1 15
+. tests/util/psyncd.sh
+dir=$psyncd_dir
 
 make --no-print-directory -s install BUILD="$build" PREFIX=/opt/psync \
     DESTDIR="$dir/root" >/dev/null
@@ -21,18 +16,9 @@ flags=$(pkg-config --cflags --libs psync-client)
 ${CC:-cc} -o "$dir/installed" tests/client/installed/main.c $flags
 
 export PSYNC_SOCKET="$dir/psyncd.sock"
-"$dir/root/opt/psync/sbin/psyncd" 2>"$dir/log" &
-pid=$!
-i=0
-while ! [ -S "$PSYNC_SOCKET" ]; do
-	i=$((i + 1))
-	[ $i -lt 500 ] || { echo "installed: psyncd did not start"; exit 1; }
-	sleep 0.01	# polling for the socket, bounded above
-done
+psyncd_start "$dir/root/opt/psync/sbin/psyncd" "$PSYNC_SOCKET" || exit 1
 out=$(LD_LIBRARY_PATH="$dir/root/opt/psync/lib" "$dir/installed")
-kill "$pid"
-wait "$pid"
-pid=
+psyncd_stop
 pass=0
 fail=0
 if [ "$out" = "installed: lock token ok, counter 1" ]; then

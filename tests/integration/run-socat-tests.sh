@@ -4,14 +4,8 @@
 set -eu
 
 psyncd=${1:-build/psyncd}
-dir=$(mktemp -d /tmp/psync-socat.XXXXXX)
-sock=$dir/psyncd.sock
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup 0 1 15
+. tests/util/psyncd.sh
+sock=$psyncd_dir/psyncd.sock
 
 pass=0
 fail=0
@@ -24,14 +18,7 @@ check() {	# check NAME EXPECTED ACTUAL
 	fi
 }
 
-"$psyncd" --socket "$sock" 2>"$dir/log" &
-pid=$!
-i=0
-while ! [ -S "$sock" ]; do
-	i=$((i + 1))
-	[ $i -lt 500 ] || { echo "socat: psyncd did not start"; cat "$dir/log"; exit 1; }
-	sleep 0.01	# polling for the socket, bounded above
-done
+psyncd_start "$psyncd" "$sock" || exit 1
 
 # The README's one-liner: a single request, EOF, the reply is printed.
 out=$(echo '{"op":"ping"}' | socat - UNIX-CONNECT:"$sock")
@@ -89,9 +76,7 @@ check "every type" '{"ok":true,"acquired":true,"count":1,"token":T}
 {"ok":true,"swapped":true,"value":42}
 {"ok":true,"woken":0}' "$out"
 
-kill "$pid"
-wait "$pid" || { echo "socat: psyncd exited non-zero"; fail=$((fail + 1)); }
-pid=
+psyncd_stop || { echo "socat: psyncd exited non-zero"; fail=$((fail + 1)); }
 [ ! -e "$sock" ] || { echo "socat: socket left behind"; fail=$((fail + 1)); }
 
 echo "socat: $pass passed, $fail failed"

@@ -22,7 +22,6 @@ main(void)
 	srunner_add_suite(sr, event_suite());
 	srunner_add_suite(sr, input_suite());
 	srunner_add_suite(sr, limits_suite());
-	srunner_add_suite(sr, seed_suite());
 	srunner_add_suite(sr, primitives_int_suite());
 	srunner_add_suite(sr, model_suite());
 	srunner_add_suite(sr, client_suite());

@@ -116,7 +116,6 @@ Suite	*lock_suite(void);
 Suite	*event_suite(void);
 Suite	*input_suite(void);
 Suite	*limits_suite(void);
-Suite	*seed_suite(void);
 
 /* Add a test case named after the function with a scaled timeout. */
 void	 add_test(Suite *, const char *name, const TTest *fn, double secs);
