@@ -65,7 +65,7 @@ LIB_LINK    = -L$(BUILD) -lpsync-client -Wl,-rpath,$(abspath $(BUILD))
 JANSSON_LIBS = $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
 
 .PHONY: all deps run check check-asan check-valgrind install uninstall clean \
-	lib examples bench bench-quick bench-deps fuzz
+	lib examples bench bench-quick bench-deps fuzz stress
 
 all: $(PSYNCD) lib $(CHECK_BIN) examples $(REPLAYS)
 
@@ -124,6 +124,18 @@ fuzz: deps
 	        -dict=tests/fuzz/psync.dict -artifact_prefix=tests/fuzz/corpus/$$t/crash- \
 	        build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+# make stress: chaos with a history checker (STRESS_SECONDS, 32 clients).
+STRESS_SECONDS ?= 60
+
+$(BUILD)/stress/chaos: tests/stress/chaos.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iclient -o $@ $< $(ALL_LDFLAGS) $(LIB_LINK) \
+	    $(JANSSON_LIBS)
+
+stress: deps
+	@$(MAKE) --no-print-directory $(PSYNCD) $(BUILD)/stress/chaos
+	$(BUILD)/stress/chaos $(PSYNCD) $(STRESS_SECONDS) 32
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory $(PSYNCD) $(BENCH_BINS)
