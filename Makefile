@@ -136,6 +136,7 @@ $(BUILD)/stress/chaos: tests/stress/chaos.c $(LIB_SO)
 stress: deps
 	@$(MAKE) --no-print-directory $(PSYNCD) $(BUILD)/stress/chaos
 	$(BUILD)/stress/chaos $(PSYNCD) $(STRESS_SECONDS) 32
+	$(BUILD)/stress/chaos $(PSYNCD) $(STRESS_SECONDS) 32 restart
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory $(PSYNCD) $(BENCH_BINS)

@@ -14,11 +14,17 @@
  *     timeouts, so a stall is a lost reply);
  *   - at quiescence nothing is held, waited on, or left over.
  *
- *   chaos PSYNCD SECONDS CLIENTS
+ * The restart variant kill -9s psyncd itself 20 times under the same
+ * load (with a --state-file): clients see EOF and reconnect; within each
+ * daemon's life the same checks hold, and every token it grants is above
+ * every token of the daemons before it.
+ *
+ *   chaos PSYNCD SECONDS CLIENTS [restart]
  */
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -38,6 +44,7 @@
 #define NLOCKS		4
 
 struct hold_rec {
+	int		epoch;		/* which daemon granted it */
 	uint64_t	token;
 	double		t_acq;		/* reply received */
 	double		t_rel;		/* release sent; 0: killed holding */
@@ -57,11 +64,14 @@ struct slot {
 struct shared {
 	_Atomic int	nslots;
 	_Atomic int	stop;
+	_Atomic int	epoch;		/* daemon restarts so far */
+	bool		restarting;	/* the daemon-restart variant */
 	struct slot	slots[MAX_SLOTS];
 };
 
 static struct shared	*sh;
 static const char	*sock;
+static jmp_buf		 retry;		/* restart variant: start over */
 
 static double
 now(void)
@@ -75,9 +85,30 @@ now(void)
 static void
 fail(const char *what, int rc, psync_t *h)
 {
+	/* Restart variant: the daemon vanishing is the point. */
+	if (sh->restarting && (rc == PSYNC_EIO ||
+	    rc == PSYNC_ESHUTTING_DOWN || rc == PSYNC_ENOT_OWNER ||
+	    rc == PSYNC_ENOT_FOUND))
+		longjmp(retry, 1);
 	fprintf(stderr, "chaos: %s: %s (%s)\n", what, psync_strerror(rc),
 	    h != NULL ? psync_errmsg(h) : "");
 	_exit(3);
+}
+
+/*
+ * The daemon went away (restart variant): connect again, and learn which
+ * daemon this is only once connected (a connection made to a daemon since
+ * killed can grant nothing, so it cannot be misattributed).
+ */
+static void
+reconnect(psync_t *h, volatile int *epoch)
+{
+	while (psync_reconnect(h) != PSYNC_OK) {
+		if (atomic_load(&sh->stop))
+			_exit(0);
+		usleep(5000);	/* the daemon is restarting */
+	}
+	*epoch = atomic_load(&sh->epoch);
 }
 
 static void
@@ -89,10 +120,21 @@ client(struct slot *s, unsigned seed)
 	uint64_t	 token;
 	uint32_t	 depth;
 	int		 rc, k, i;
+	volatile int	 epoch = atomic_load(&sh->epoch);	/* longjmp */
 
-	if (h == NULL)
+	if (h == NULL && !sh->restarting)
 		_exit(2);
+	if (h == NULL) {
+		if ((h = psync_connect("/nonexistent")) == NULL)
+			_exit(2);
+	}
+	(void)setjmp(retry);
 	while (!atomic_load(&sh->stop) && s->nholds < MAX_HOLDS) {
+		if (psync_fd(h) == -1) {
+			if (!sh->restarting)
+				_exit(4);
+			reconnect(h, &epoch);
+		}
 		k = (int)(rand_r(&seed) % NLOCKS);
 		switch (rand_r(&seed) % 6) {
 		case 0:
@@ -104,6 +146,7 @@ client(struct slot *s, unsigned seed)
 			if (rc != PSYNC_OK)
 				fail("lock.acquire", rc, h);
 			r = &s->holds[s->nholds];
+			r->epoch = epoch;
 			r->token = token;
 			r->lock = k;
 			r->t_acq = now();
@@ -126,6 +169,11 @@ client(struct slot *s, unsigned seed)
 			break;
 		case 3:		/* a bounded semaphore of 3 */
 			rc = psync_sem_acquire(h, "pool", 0.5, NULL);
+			if (rc == PSYNC_ENOT_FOUND) {
+				/* A restarted daemon forgot it. */
+				psync_sem_open(h, "pool", 3, true, NULL);
+				break;
+			}
 			if (rc == PSYNC_OK) {
 				if ((rc = psync_sem_release(h, "pool", 1,
 				    NULL)) != PSYNC_OK)
@@ -136,9 +184,11 @@ client(struct slot *s, unsigned seed)
 		case 4:		/* rlock twice, rwlock read */
 			rc = psync_rlock_acquire(h, "R", 0.5, &depth, NULL);
 			if (rc == PSYNC_OK) {
-				if (psync_rlock_acquire(h, "R", 0, &depth,
-				    NULL) != PSYNC_OK || depth != 2)
+				rc = psync_rlock_acquire(h, "R", 0, &depth, NULL);
+				if (rc != PSYNC_OK)
 					fail("rlock re-entry", rc, h);
+				if (depth != 2)
+					fail("rlock depth", PSYNC_EPROTO, h);
 				psync_rlock_release(h, "R", NULL);
 				psync_rlock_release(h, "R", NULL);
 			} else if (rc != PSYNC_TIMEDOUT &&
@@ -184,6 +234,19 @@ spawn(unsigned seed)
 	return (n);
 }
 
+static pid_t
+start_daemon(const char *bin, const char *path, const char *state)
+{
+	pid_t	pid;
+
+	if ((pid = fork()) == 0) {
+		execl(bin, bin, "--socket", path, "--state-file", state,
+		    "--log-level", "error", (char *)NULL);
+		_exit(127);
+	}
+	return (pid);
+}
+
 static int
 cmp_hold(const void *a, const void *b)
 {
@@ -206,12 +269,15 @@ main(int argc, char **argv)
 	int64_t			 counter = 0;
 	unsigned		 seed = 1;
 	char			 dir[] = "/tmp/psync-chaos.XXXXXX", path[96];
+	char			 state[96];
+	double			 death[64], next_restart = 0;
+	int			 restarts = 0, e;
 	pid_t			 daemon;
 	psync_t			*h;
 	char			*json;
 	json_t			*j;
 
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 		return (2);
 	seconds = atof(argv[2]);
 	nclients = atoi(argv[3]);
@@ -223,11 +289,9 @@ main(int argc, char **argv)
 		return (2);
 	snprintf(path, sizeof(path), "%s/psyncd.sock", dir);
 	sock = path;
-	if ((daemon = fork()) == 0) {
-		execl(argv[1], argv[1], "--socket", path, "--log-level",
-		    "error", (char *)NULL);
-		_exit(127);
-	}
+	sh->restarting = argc == 5 && strcmp(argv[4], "restart") == 0;
+	snprintf(state, sizeof(state), "%s/tokens", dir);
+	daemon = start_daemon(argv[1], path, state);
 	for (i = 0; i < 500 && (h = psync_connect(sock)) == NULL; i++)
 		usleep(10000);	/* waiting for the daemon, bounded */
 	if (h == NULL || psync_sem_open(h, "pool", 3, true, NULL) != PSYNC_OK)
@@ -238,9 +302,22 @@ main(int argc, char **argv)
 	end = now() + seconds;
 	next_kill = now() + 0.5;
 	next_stall_check = now() + 3;
+	next_restart = now() + seconds / 22;
 	while (now() < end) {
 		usleep(50000);	/* the chaos schedule's tick */
-		if (now() >= next_kill) {
+		if (sh->restarting && now() >= next_restart && restarts < 20) {
+			/* kill -9 the daemon itself, and start it again. */
+			next_restart = now() + seconds / 22;
+			if (restarts > 0 || next_restart > 0) {
+				kill(daemon, SIGKILL);
+				waitpid(daemon, &status, 0);
+				death[atomic_load(&sh->epoch)] = now();
+				atomic_fetch_add(&sh->epoch, 1);
+				daemon = start_daemon(argv[1], path, state);
+				restarts++;
+			}
+		}
+		if (!sh->restarting && now() >= next_kill) {
 			next_kill += 0.5;
 			k = (int)(rand_r(&seed) % (unsigned)nclients);
 			if (live[k] >= 0) {
@@ -311,6 +388,11 @@ main(int argc, char **argv)
 						all[nall]->t_rel =
 						    sh->slots[n].t_killed > 0 ?
 						    sh->slots[n].t_killed : now();
+					/* Its daemon's death ends it too. */
+					e = all[nall]->epoch;
+					if (e < atomic_load(&sh->epoch) &&
+					    all[nall]->t_rel > death[e])
+						all[nall]->t_rel = death[e];
 					nall++;
 				}
 		qsort(all, (size_t)nall, sizeof(all[0]), cmp_hold);
@@ -320,7 +402,17 @@ main(int argc, char **argv)
 				    "twice\n", (unsigned long long)all[i]->token);
 				errors++;
 			}
-			if (all[i]->t_acq < all[i - 1]->t_rel) {
+			if (all[i]->epoch < all[i - 1]->epoch) {
+				fprintf(stderr, "chaos: token %llu of daemon %d "
+				    "is below token %llu of daemon %d\n",
+				    (unsigned long long)all[i]->token,
+				    all[i]->epoch,
+				    (unsigned long long)all[i - 1]->token,
+				    all[i - 1]->epoch);
+				errors++;
+			}
+			if (all[i]->epoch == all[i - 1]->epoch &&
+			    all[i]->t_acq < all[i - 1]->t_rel) {
 				fprintf(stderr, "chaos: L%d: grant %llu at %.6f "
 				    "before %llu ended at %.6f\n", k,
 				    (unsigned long long)all[i]->token,
@@ -340,8 +432,10 @@ main(int argc, char **argv)
 		acked += sh->slots[i].adds_acked;
 		n += sh->slots[i].adding;
 	}
+	if (sh->restarting)
+		(void)psync_reconnect(h);	/* the daemon it knew is gone */
 	if (psync_counter_get(h, "hits", &counter) != PSYNC_OK ||
-	    counter < acked || counter > acked + n) {
+	    (!sh->restarting && (counter < acked || counter > acked + n))) {
 		fprintf(stderr, "chaos: counter %lld, acknowledged %ld (+%d "
 		    "in flight)\n", (long long)counter, acked, n);
 		errors++;
@@ -385,9 +479,9 @@ main(int argc, char **argv)
 		errors++;
 	}
 	rmdir(dir);
-	printf("chaos: %d clients, %.0f s, %d killed, %ld adds acknowledged, "
-	    "counter %lld\n", nclients, seconds, kills, acked,
-	    (long long)counter);
+	printf("chaos: %d clients, %.0f s, %d killed, %d daemon restarts, %ld "
+	    "adds acknowledged, counter %lld\n", nclients, seconds, kills,
+	    restarts, acked, (long long)counter);
 	printf("chaos: %d passed, %d failed\n", errors == 0 ? 1 : 0, errors);
 	return (errors == 0 ? 0 : 1);
 }
