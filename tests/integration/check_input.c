@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,9 +136,10 @@ START_TEST(test_line_limit)
 	ck_ok(r);
 	json_decref(r);
 	free(line);
-	/* 65,537 bytes: too_large, then closed. */
+	/* 65,537 bytes: too_large, then closed (maybe before all is sent). */
 	line = ping_of_len(65537);
-	tc_send(t, line);
+	tc_send_until_closed(t, line, 65537);
+	tc_send_until_closed(t, "\n", 1);
 	r = tc_reply(t);
 	ck_err(r, "too_large");
 	json_decref(r);
@@ -163,14 +165,7 @@ START_TEST(test_megabyte_line)
 	buf = malloc(n);
 	memset(buf, 'a', n);
 	/* The daemon closes after the limit: the send may fail midway. */
-	{
-		size_t	off = 0;
-		ssize_t	w;
-
-		while (off < n && (w = send(t->fd, buf + off, n - off,
-		    MSG_NOSIGNAL)) > 0)
-			off += (size_t)w;
-	}
+	tc_send_until_closed(t, buf, n);
 	free(buf);
 	r = tc_reply(t);
 	ck_err(r, "too_large");
@@ -187,6 +182,50 @@ START_TEST(test_megabyte_line)
 }
 END_TEST
 
+START_TEST(test_gigabyte_without_newline)
+{
+	struct daemon	 d;
+	struct tc	*t;
+	char		*chunk;
+	size_t		 sent = 0, limit = (size_t)1 << 30, n = 1 << 20;
+	ssize_t		 w;
+	long		 before, after;
+	json_t		*r;
+
+	if (getenv("PSYNC_TEST_WRAPPER") != NULL) {
+		fprintf(stderr, "gigabyte_without_newline: skipped under a "
+		    "wrapper (RSS is the wrapper's)\n");
+		return;
+	}
+	daemon_start(&d, NULL);
+	t = tc_open(d.sock);
+	json_decref(tc_call(t, "{\"op\":\"ping\"}"));
+	before = rss_kib(d.pid);
+	chunk = malloc(n);
+	memset(chunk, 'x', n);
+	/* Up to 1 GiB with no newline: the daemon must stop it early. */
+	while (sent < limit) {
+		w = send(t->fd, chunk, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		sent += (size_t)w;
+	}
+	free(chunk);
+	after = rss_kib(d.pid);
+	r = tc_reply(t);
+	ck_err(r, "too_large");
+	json_decref(r);
+	tc_expect_eof(t);
+	/* Closed after one line's worth (plus what socket buffers held). */
+	ck_assert_msg(sent < (size_t)16 << 20, "sent %zu bytes", sent);
+	ck_assert_msg(after - before <= 2048, "RSS grew %ld KiB", after - before);
+	fprintf(stderr, "gigabyte_without_newline: closed after %zu bytes "
+	    "sent; RSS %+ld KiB\n", sent, after - before);
+	tc_close(t);
+	daemon_finish(&d);
+}
+END_TEST
+
 START_TEST(test_small_max_line)
 {
 	struct daemon	 d;
@@ -198,8 +237,13 @@ START_TEST(test_small_max_line)
 	r = tc_call(t, "{\"op\":\"ping\"}");
 	ck_ok(r);
 	json_decref(r);
-	tc_send(t, "{\"op\":\"ping\",\"pad\":\"................................"
-	    "..................................................................\"}");
+	{
+		static const char long_line[] = "{\"op\":\"ping\",\"pad\":\""
+		    "........................................................"
+		    "..........................................\"}\n";
+
+		tc_send_until_closed(t, long_line, sizeof(long_line) - 1);
+	}
 	r = tc_reply(t);
 	ck_err(r, "too_large");
 	json_decref(r);
@@ -219,5 +263,6 @@ input_suite(void)
 	ADD_TEST(s, test_line_limit, 20);
 	ADD_TEST(s, test_megabyte_line, 20);
 	ADD_TEST(s, test_small_max_line, 20);
+	ADD_TEST(s, test_gigabyte_without_newline, 30);
 	return (s);
 }

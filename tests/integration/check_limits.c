@@ -81,8 +81,10 @@ START_TEST(test_output_cap_cuts_non_reader)
 	size_t		 plen = strlen(ping), n = 20000, i, off = 0;
 	double		 deadline;
 	json_t		*r;
+	long		 rss0;
 
 	daemon_start(&d, "--max-output", "65536", NULL);
+	rss0 = rss_kib(d.pid);
 	lazy = tc_open(d.sock);
 	waiter = tc_open(d.sock);
 	json_decref(tc_call(lazy, "{\"op\":\"lock.acquire\",\"name\":\"held\"}"));
@@ -113,6 +115,10 @@ START_TEST(test_output_cap_cuts_non_reader)
 		ck_assert_msg(now_s() < deadline, "never cut off");
 	}
 	free(burst);
+	/* Memory stayed bounded by the cap, not by what was sent. */
+	if (getenv("PSYNC_TEST_WRAPPER") == NULL)
+		ck_assert_msg(rss_kib(d.pid) - rss0 <= 4096, "RSS grew %ld KiB",
+		    rss_kib(d.pid) - rss0);
 	r = tc_call(waiter, "{\"op\":\"stat\"}");
 	ck_assert_int_le(j_int(r, "connections"), 2);
 	json_decref(r);

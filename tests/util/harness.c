@@ -219,6 +219,23 @@ daemon_finish(struct daemon *d)
 	remove_dir(d->dir);
 }
 
+long
+rss_kib(pid_t pid)
+{
+	char	 path[64], line[256];
+	long	 kib = -1;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return (kib);
+}
+
 void
 daemon_kill(struct daemon *d)
 {
@@ -277,6 +294,23 @@ tc_send_raw(struct tc *t, const void *buf, size_t len)
 		if (n == -1 && errno == EINTR)
 			continue;
 		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void
+tc_send_until_closed(struct tc *t, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = send(t->fd, p, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;		/* the peer closed: that is expected */
 		p += n;
 		len -= (size_t)n;
 	}

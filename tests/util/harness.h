@@ -42,6 +42,9 @@ int	 daemon_stop(struct daemon *);
 /* Stop the daemon, assert it exited 0, remove its directory. */
 void	 daemon_finish(struct daemon *);
 
+/* A process's resident memory in KiB, from /proc (-1 if unknown). */
+long	 rss_kib(pid_t pid);
+
 /* SIGKILL it and reap it (for restart tests). */
 void	 daemon_kill(struct daemon *);
 
@@ -61,6 +64,9 @@ struct tc *tc_open_within(const char *sock, double secs);
 
 /* Send raw bytes; fails the test on error. */
 void	 tc_send_raw(struct tc *, const void *buf, size_t len);
+
+/* Send what the peer may refuse midway: stop quietly if it closes. */
+void	 tc_send_until_closed(struct tc *, const void *buf, size_t len);
 
 /* Send a line (a "\n" is added). */
 void	 tc_send(struct tc *, const char *line);
