@@ -41,7 +41,7 @@ SERVER_SRCS = $(filter-out server/main.c,$(wildcard server/*.c))
 TEST_SRCS   = $(wildcard tests/unit/*.c tests/integration/*.c tests/util/*.c \
 	tests/client/*.c)
 FUZZ_TARGETS = conn script
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 300
 BENCH_BINS  = $(BUILD)/bench/psync-bench $(BUILD)/bench/echo-server
 HIREDIS_LIBS = $(shell $(PKG_CONFIG) --libs hiredis 2>/dev/null)
 EXAMPLES    = $(patsubst client/examples/%.c,$(BUILD)/examples/%,$(wildcard client/examples/*.c))
