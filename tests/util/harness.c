@@ -219,6 +219,14 @@ daemon_finish(struct daemon *d)
 	remove_dir(d->dir);
 }
 
+bool
+rss_meaningful(void)
+{
+	/* ASan's quarantine and valgrind hold freed memory on purpose. */
+	return (getenv("PSYNC_TEST_WRAPPER") == NULL &&
+	    getenv("ASAN_OPTIONS") == NULL);
+}
+
 long
 rss_kib(pid_t pid)
 {

@@ -42,6 +42,9 @@ int	 daemon_stop(struct daemon *);
 /* Stop the daemon, assert it exited 0, remove its directory. */
 void	 daemon_finish(struct daemon *);
 
+/* False under valgrind or a sanitizer: RSS bounds mean nothing there. */
+bool	 rss_meaningful(void);
+
 /* A process's resident memory in KiB, from /proc (-1 if unknown). */
 long	 rss_kib(pid_t pid);
 
