@@ -291,24 +291,9 @@ tc_close(struct tc *t)
 	free(t);
 }
 
-void
-tc_send_raw(struct tc *t, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(t->fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		ck_assert_msg(n > 0, "send: %s", strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-void
-tc_send_until_closed(struct tc *t, const void *buf, size_t len)
+/* Send all of buf; 0, or -1 with errno if the peer stopped taking it. */
+static int
+send_all(struct tc *t, const void *buf, size_t len)
 {
 	const char	*p = buf;
 	ssize_t		 n;
@@ -318,10 +303,23 @@ tc_send_until_closed(struct tc *t, const void *buf, size_t len)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return;		/* the peer closed: that is expected */
+			return (-1);
 		p += n;
 		len -= (size_t)n;
 	}
+	return (0);
+}
+
+void
+tc_send_raw(struct tc *t, const void *buf, size_t len)
+{
+	ck_assert_msg(send_all(t, buf, len) == 0, "send: %s", strerror(errno));
+}
+
+void
+tc_send_until_closed(struct tc *t, const void *buf, size_t len)
+{
+	(void)send_all(t, buf, len);	/* the peer closing is expected */
 }
 
 void
