@@ -67,7 +67,7 @@ JANSSON_LIBS = $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
 .PHONY: all deps run check check-asan check-valgrind install uninstall clean \
 	lib examples bench bench-quick bench-deps fuzz stress
 
-all: $(PSYNCD) lib $(CHECK_BIN) examples $(REPLAYS)
+all: $(PSYNCD) lib $(CHECK_BIN) examples $(REPLAYS) $(BUILD)/stress/chaos
 
 lib: $(LIB_SO) $(LIB_A)
 
@@ -182,6 +182,7 @@ check: deps
 	sh tests/client/run-examples.sh $(BUILD)
 	sh tests/client/run-installed-test.sh $(BUILD)
 	sh tests/fuzz/run-replays.sh $(BUILD)
+	$(BUILD)/stress/chaos --selftest
 	PSYNCD=$(PSYNCD) $(CHECK_BIN)
 
 check-asan: deps
