@@ -10,6 +10,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "collide.h"
 #include "conn.h"
 #include "harness.h"
 #include "objtab.h"
@@ -535,6 +536,103 @@ START_TEST(test_hash_is_seeded)
 }
 END_TEST
 
+/* uthash's stock table, hashing with HASH_JEN: what psyncd does not use. */
+struct stock_entry {
+	UT_hash_handle	hh;
+};
+
+/* The longest chain in a uthash table. */
+static unsigned
+longest_chain(const UT_hash_table *tbl)
+{
+	unsigned	i, most = 0;
+
+	for (i = 0; i < tbl->num_buckets; i++)
+		if (tbl->buckets[i].count > most)
+			most = tbl->buckets[i].count;
+	return (most);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return (memcmp(a, b, COLLIDE_NAME_SIZE));
+}
+
+START_TEST(test_crafted_collisions_spread)
+{
+	struct stock_entry	*stock = NULL, *e;
+	struct objtab		 tab;
+	struct object		*objs, *o;
+	static const struct objtype fake = { .name = "fake", .kind = OBJ_LOCK,
+	    .size = sizeof(struct object) };
+	char			*names, *sorted;
+	const char		*why;
+	size_t			 n, i;
+	unsigned		 hv, hv0 = 0, crafted, baseline;
+
+	ck_assert_ptr_nonnull(names = collide_names(&n));
+	ck_assert_uint_ge(n, 100000);
+	/* Distinct, valid, and one full hash under uthash's own HASH_JEN. */
+	ck_assert_ptr_nonnull(sorted = malloc(n * COLLIDE_NAME_SIZE));
+	memcpy(sorted, names, n * COLLIDE_NAME_SIZE);
+	qsort(sorted, n, COLLIDE_NAME_SIZE, cmp_name);
+	for (i = 0; i < n; i++) {
+		const char *nm = names + i * COLLIDE_NAME_SIZE;
+
+		ck_assert(psync_name_valid(nm, COLLIDE_NAME_LEN, &why));
+		HASH_JEN(nm, COLLIDE_NAME_LEN, hv);
+		if (i == 0)
+			hv0 = hv;
+		ck_assert_uint_eq(hv, hv0);
+		if (i > 0)
+			ck_assert(memcmp(sorted + (i - 1) * COLLIDE_NAME_SIZE,
+			    sorted + i * COLLIDE_NAME_SIZE,
+			    COLLIDE_NAME_SIZE) != 0);
+	}
+	free(sorted);
+	/* So the stock table is one chain of them all ... */
+	ck_assert_ptr_nonnull(e = calloc(n, sizeof(*e)));
+	for (i = 0; i < n; i++)
+		HASH_ADD_KEYPTR(hh, stock, names + i * COLLIDE_NAME_SIZE,
+		    COLLIDE_NAME_LEN, &e[i]);
+	ck_assert_uint_eq(longest_chain(stock->hh.tbl), n);
+	HASH_CLEAR(hh, stock);
+	free(e);
+	/* ... while psyncd's keyed table spreads them like random names. */
+	ck_assert_ptr_nonnull(objs = calloc(n, sizeof(*objs)));
+	ck_assert_int_eq(objtab_init(&tab), 0);
+	for (i = 0; i < n; i++) {
+		o = &objs[i];
+		o->type = &fake;
+		o->namelen = COLLIDE_NAME_LEN;
+		o->hh.key = names + i * COLLIDE_NAME_SIZE;
+		ck_assert_int_eq(objtab_insert(&tab, o), 0);
+	}
+	crafted = longest_chain(tab.head->hh.tbl);
+	ck_assert_uint_eq(tab.head->hh.tbl->noexpand, 0);
+	ck_assert_ptr_eq(objtab_find(&tab, names + 7 * COLLIDE_NAME_SIZE,
+	    COLLIDE_NAME_LEN), &objs[7]);
+	HASH_CLEAR(hh, tab.head);
+	free(names);
+	ck_assert_ptr_nonnull(names = collide_random_names(n, 1));
+	ck_assert_int_eq(objtab_init(&tab), 0);
+	for (i = 0; i < n; i++) {
+		o = &objs[i];
+		o->hh.key = names + i * COLLIDE_NAME_SIZE;
+		ck_assert_int_eq(objtab_insert(&tab, o), 0);
+	}
+	baseline = longest_chain(tab.head->hh.tbl);
+	HASH_CLEAR(hh, tab.head);
+	printf("objects: %zu crafted names: longest chain %u under the keyed "
+	    "hash (%u for random names), %zu under uthash's stock hash\n", n,
+	    crafted, baseline, n);
+	ck_assert_uint_le(crafted, 2 * baseline + 4);
+	free(names);
+	free(objs);
+}
+END_TEST
+
 Suite *
 objects_suite(void)
 {
@@ -556,5 +654,6 @@ objects_suite(void)
 	ADD_TEST(s, test_output_cap, 10);
 	ADD_TEST(s, test_shutdown_fails_waits, 10);
 	ADD_TEST(s, test_hash_is_seeded, 10);
+	ADD_TEST(s, test_crafted_collisions_spread, 60);
 	return (s);
 }
