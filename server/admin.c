@@ -69,6 +69,9 @@ admin_stat(struct request *rq)
 		    (json_int_t)srv->objects.per_kind[k]));
 	json_object_set_new(r, "types", types);
 	json_object_set_new(r, "ops", json_integer((json_int_t)srv->ops));
+	/* What unfinished lines hold of --max-input-total now. */
+	json_object_set_new(r, "input_buffered",
+	    json_integer((json_int_t)srv->input_total));
 	limits = json_object();
 	json_object_set_new(limits, "max_connections",
 	    json_integer(srv->cfg.max_connections));

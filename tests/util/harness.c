@@ -353,10 +353,12 @@ tc_recv(struct tc *t, double timeout, bool *eof)
 			t->len -= n + 1;
 			return (j);
 		}
-		ms = (int)((deadline - now_s()) * 1000);
-		if (ms <= 0)
+		/* Timeout 0 still takes what has already arrived. */
+		if ((ms = (int)((deadline - now_s()) * 1000)) < 0)
+			ms = 0;
+		if ((r = poll(&pfd, 1, ms)) == 0 && ms == 0)
 			return (NULL);
-		if (poll(&pfd, 1, ms) <= 0)
+		if (r <= 0)
 			continue;
 		ck_assert_msg(t->len < sizeof(t->buf), "reply too long");
 		r = recv(t->fd, t->buf + t->len, sizeof(t->buf) - t->len, 0);

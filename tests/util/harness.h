@@ -75,7 +75,8 @@ void	 tc_send_until_closed(struct tc *, const void *buf, size_t len);
 void	 tc_send(struct tc *, const char *line);
 
 /*
- * Receive the next line within timeout seconds (scaled by test_slow) and
+ * Receive the next line within timeout seconds (scaled by test_slow; 0:
+ * only what has arrived already) and
  * parse it.  Returns a new reference, or NULL on timeout or EOF
  * (*eof set when the peer closed).
  */
