@@ -123,9 +123,9 @@ conn_send_reply(struct conn *c, json_t *reply, bool first)
 	 * large reply (a list of many objects) still goes out whole.
 	 */
 	if (evbuffer_get_length(out) > c->srv->cfg.max_output) {
-		log_warn("session %llu: over %zu bytes of unread replies; "
-		    "closing it", (unsigned long long)c->session,
-		    c->srv->cfg.max_output);
+		log_limited(&c->srv->cutoffs, LOG_LEVEL_WARN, "session %llu: "
+		    "over %zu bytes of unread replies; closing it",
+		    (unsigned long long)c->session, c->srv->cfg.max_output);
 		conn_doom(c);
 		return;
 	}
@@ -314,8 +314,9 @@ conn_over_budget(struct conn *c)
 {
 	json_t	*reply;
 
-	log_warn("session %llu: unfinished lines over all connections passed "
-	    "%zu bytes (--max-input-total); closing it",
+	log_limited(&c->srv->cutoffs, LOG_LEVEL_WARN, "session %llu: "
+	    "unfinished lines over all connections passed %zu bytes "
+	    "(--max-input-total); closing it",
 	    (unsigned long long)c->session, c->srv->cfg.max_input_total);
 	reply = reply_new_error(NULL, PSYNC_ERR_LIMIT, "the daemon's input "
 	    "budget is used up by unfinished lines; closing");

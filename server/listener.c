@@ -267,16 +267,18 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	if (!listener_allowed(&srv->cfg, cred.uid, cred.gid)) {
-		log_warn("refusing pid %ld uid %lu gid %lu: not in "
-		    "--allow-uid/--allow-gid", (long)cred.pid,
-		    (unsigned long)cred.uid, (unsigned long)cred.gid);
+		log_limited(&srv->refusals, LOG_LEVEL_WARN, "refusing pid %ld "
+		    "uid %lu gid %lu: not in --allow-uid/--allow-gid",
+		    (long)cred.pid, (unsigned long)cred.uid,
+		    (unsigned long)cred.gid);
 		listener_refuse(fd, "{\"ok\":false,\"error\":\"forbidden\","
 		    "\"message\":\"this uid/gid may not use psyncd\"}\n");
 		return;
 	}
 	if (srv->nconns >= srv->cfg.max_connections) {
-		log_warn("connection limit (%u) reached; refusing pid %ld "
-		    "uid %lu", srv->cfg.max_connections, (long)cred.pid,
+		log_limited(&srv->refusals, LOG_LEVEL_WARN, "connection limit "
+		    "(%u) reached; refusing pid %ld uid %lu",
+		    srv->cfg.max_connections, (long)cred.pid,
 		    (unsigned long)cred.uid);
 		listener_refuse(fd, "{\"ok\":false,\"error\":\"limit\","
 		    "\"message\":\"connection limit reached\"}\n");

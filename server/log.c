@@ -86,6 +86,47 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+bool
+log_limit_pass(struct log_limit *l, time_t now, unsigned long *dropped)
+{
+	if (now != l->second) {
+		l->second = now;
+		l->logged = 0;
+	}
+	if (l->logged >= LOG_BURST) {
+		l->dropped++;
+		return (false);
+	}
+	l->logged++;
+	*dropped = l->dropped;
+	l->dropped = 0;
+	return (true);
+}
+
+void
+log_limited(struct log_limit *l, enum log_level level, const char *fmt, ...)
+{
+	struct timespec	 ts;
+	unsigned long	 dropped;
+	char		 line[1024];
+	va_list		 ap;
+
+	if (!log_enabled(level))
+		return;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		ts.tv_sec = 0;
+	if (!log_limit_pass(l, ts.tv_sec, &dropped))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (dropped > 0)
+		log_msg(level, "%s (and %lu more like it not logged)", line,
+		    dropped);
+	else
+		log_msg(level, "%s", line);
+}
+
 void
 fatalx(const char *fmt, ...)
 {

@@ -4,6 +4,9 @@
 #ifndef PSYNCD_LOG_H
 #define PSYNCD_LOG_H
 
+#include <stdbool.h>
+#include <time.h>
+
 enum log_level {
 	LOG_LEVEL_ERROR,
 	LOG_LEVEL_WARN,
@@ -31,6 +34,30 @@ void	log_msg(enum log_level level, const char *fmt, ...)
 		if (log_enabled(LOG_LEVEL_DEBUG))		\
 			log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);	\
 	} while (0)
+
+/*
+ * A burst limit for messages a client can cause at will (refused
+ * connections, cut-off clients): at most LOG_BURST a second from one
+ * site, and the next one let through says how many were dropped.  Zero
+ * it to start; it lives in the server context.
+ */
+#define LOG_BURST	10
+
+struct log_limit {
+	time_t		second;		/* the window, CLOCK_MONOTONIC */
+	unsigned	logged;		/* in it */
+	unsigned long	dropped;	/* since the last message let through */
+};
+
+/*
+ * Whether a message at monotonic second now passes l.  If it does,
+ * *dropped is how many were held back before it (and l forgets them).
+ */
+bool	log_limit_pass(struct log_limit *l, time_t now, unsigned long *dropped);
+
+/* log_msg, through l. */
+void	log_limited(struct log_limit *l, enum log_level level,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Log at error level and exit(1): startup failures and broken invariants. */
 void	fatalx(const char *fmt, ...)

@@ -53,6 +53,7 @@ struct server {
 	struct event		*accept_retry;
 	int			 lock_fd;	/* flock'd beside the socket */
 	bool			 bound;		/* we own the socket path */
+	struct log_limit	 refusals;	/* forbidden, limit at accept */
 
 	/* systemd.c */
 	int			 notify_fd;	/* -1: no $NOTIFY_SOCKET */
@@ -81,6 +82,7 @@ struct server {
 
 	double			 timer_slack;	/* added to deadlines */
 	size_t			 input_total;	/* buffered input, all conns */
+	struct log_limit	 cutoffs;	/* clients cut off by a cap */
 	uint64_t		 ops;		/* requests served */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	bool			 stopping;

@@ -13,6 +13,7 @@
 #include "collide.h"
 #include "conn.h"
 #include "harness.h"
+#include "log.h"
 #include "objtab.h"
 #include "peer.h"
 #include "server.h"
@@ -536,6 +537,25 @@ START_TEST(test_hash_is_seeded)
 }
 END_TEST
 
+START_TEST(test_log_limit)
+{
+	struct log_limit	l = { 0 };
+	unsigned long		dropped = 99;
+	int			i, passed = 0;
+
+	/* A flood in one second: LOG_BURST pass, the rest are counted. */
+	for (i = 0; i < 1000; i++)
+		passed += log_limit_pass(&l, 100, &dropped);
+	ck_assert_int_eq(passed, LOG_BURST);
+	ck_assert_uint_eq(dropped, 0);
+	/* The next second's first message reports them, once. */
+	ck_assert(log_limit_pass(&l, 101, &dropped));
+	ck_assert_uint_eq(dropped, 1000 - LOG_BURST);
+	ck_assert(log_limit_pass(&l, 101, &dropped));
+	ck_assert_uint_eq(dropped, 0);
+}
+END_TEST
+
 /* uthash's stock table, hashing with HASH_JEN: what psyncd does not use. */
 struct stock_entry {
 	UT_hash_handle	hh;
@@ -655,5 +675,6 @@ objects_suite(void)
 	ADD_TEST(s, test_shutdown_fails_waits, 10);
 	ADD_TEST(s, test_hash_is_seeded, 10);
 	ADD_TEST(s, test_crafted_collisions_spread, 60);
+	ADD_TEST(s, test_log_limit, 10);
 	return (s);
 }
