@@ -146,6 +146,8 @@ START_TEST(test_line_limit)
 	tc_expect_eof(t);
 	tc_close(t);
 	free(line);
+	printf("limits: a line of 65,536 bytes parsed (with \\n or \\r\\n); "
+	    "65,537 bytes: too_large, closed\n");
 	daemon_finish(&d);
 }
 END_TEST
@@ -219,7 +221,7 @@ START_TEST(test_gigabyte_without_newline)
 	/* Closed after one line's worth (plus what socket buffers held). */
 	ck_assert_msg(sent < (size_t)16 << 20, "sent %zu bytes", sent);
 	ck_assert_msg(after - before <= 2048, "RSS grew %ld KiB", after - before);
-	fprintf(stderr, "gigabyte_without_newline: closed after %zu bytes "
+	printf("limits: 1 GiB without a newline: closed after %zu bytes "
 	    "sent; RSS %+ld KiB\n", sent, after - before);
 	tc_close(t);
 	daemon_finish(&d);

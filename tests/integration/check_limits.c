@@ -32,6 +32,7 @@ START_TEST(test_max_connections)
 	struct daemon	 d;
 	struct tc	*t[101], *extra;
 	json_t		*r;
+	double		 t0;
 	int		 i;
 
 	daemon_start(&d, "--max-connections", "100", NULL);
@@ -53,6 +54,7 @@ START_TEST(test_max_connections)
 	tc_close(t[100]);
 	/* As soon as one closes, a new connection is served. */
 	tc_close(t[0]);
+	t0 = now_s();
 	for (i = 0;; i++) {
 		extra = tc_open(d.sock);
 		/* Until the daemon sees t[0] go, it may refuse and close. */
@@ -66,6 +68,9 @@ START_TEST(test_max_connections)
 		tc_expect_silence(t[1], 0.01);
 	}
 	json_decref(r);
+	printf("limits: --max-connections 100: 100 served, the 101st got "
+	    "limit; after a close, a new one served within %.1f ms\n",
+	    (now_s() - t0) * 1e3);
 	tc_close(extra);
 	for (i = 1; i < 100; i++)
 		tc_close(t[i]);
@@ -246,6 +251,10 @@ START_TEST(test_emfile_backoff)
 			ck_assert_msg(now_s() - t0 < 1.0 * test_slow() *
 			    (1 + i / 40), "accepting resumed too late");
 	}
+	printf("limits: RLIMIT_NOFILE 64, 200 connects: %d served at once, "
+	    "%.1f %% of a CPU while accepts failed, the other %d served "
+	    "%.0f ms after descriptors freed\n", served, (cpu1 - cpu0) * 100,
+	    200 - served, (now_s() - t0) * 1e3);
 	daemon_finish(&d);
 }
 END_TEST
@@ -373,6 +382,7 @@ START_TEST(test_million_locks_one_connection)
 	json_t		*r;
 	char		 line[96];
 	int		 i, n;
+	double		 t0;
 
 	/* N objects allowed: N held by one connection, the next refused.
 	 * A million natively; fewer under valgrind, for time. */
@@ -400,7 +410,10 @@ START_TEST(test_million_locks_one_connection)
 	json_decref(r);
 	/* All gone within 2 s of its close. */
 	tc_close(t);
+	t0 = now_s();
 	wait_no_objects(o, 2);
+	printf("limits: %d locks held by one connection, the next got limit; "
+	    "all gone %.0f ms after its close\n", n, (now_s() - t0) * 1e3);
 	r = tc_call(o, "{\"op\":\"lock.acquire\",\"name\":\"one-more\"}");
 	ck_assert(j_bool(r, "acquired"));
 	json_decref(r);
