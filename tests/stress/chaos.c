@@ -889,6 +889,38 @@ check_history(struct history *hi)
 	return (hi->errors);
 }
 
+/*
+ * Write every logged request, one per line, in the order each client
+ * made them: slot, pid, op, object, send and reply times, result, token,
+ * aux (rlock depth, barrier index), daemon.  Returns 0 or -1.
+ */
+static int
+history_write(const char *path)
+{
+	struct op_rec	*r;
+	FILE		*f;
+	int		 n, i;
+
+	if ((f = fopen(path, "we")) == NULL)
+		return (-1);
+	fprintf(f, "# slot pid op object t_send t_reply result token aux "
+	    "daemon\n");
+	for (n = 0; n < atomic_load(&sh->nslots); n++) {
+		if (sh->slots[n].t_killed > 0)
+			fprintf(f, "# slot %d killed at %.6f\n", n,
+			    sh->slots[n].t_killed);
+		for (i = 0; i < sh->slots[n].nops; i++) {
+			r = &slot_log(n)[i];
+			fprintf(f, "%d %ld %s %s %.6f %.6f \"%s\" %" PRIu64 " %u "
+			    "%d\n", n, (long)sh->slots[n].pid, op_names[r->op],
+			    res_names[r->res], r->t_send, r->t_reply,
+			    r->t_reply > 0 ? psync_strerror(r->result) : "-",
+			    r->token, r->aux, r->epoch);
+		}
+	}
+	return (fclose(f) == 0 ? 0 : -1);
+}
+
 /* ---- the parent ---- */
 
 static pid_t
@@ -1291,9 +1323,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "chaos: psyncd exited with %d\n", status);
 		errors++;
 	}
-	unlink(cfile);
-	unlink(state);
-	rmdir(dir);
+	if (errors > 0) {
+		/* Keep the evidence: the whole history, beside the counter. */
+		snprintf(path, sizeof(path), "%s/history", dir);
+		if (history_write(path) == 0)
+			fprintf(stderr, "chaos: the history is in %s\n", path);
+	} else {
+		unlink(cfile);
+		unlink(state);
+		rmdir(dir);
+	}
 	printf("chaos: %d clients, %.0f s, %d killed, %d daemon restarts\n",
 	    nclients, seconds, kills, restarts);
 	printf("chaos: %d passed, %d failed\n", errors == 0 ? 1 : 0, errors);
