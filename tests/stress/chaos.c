@@ -606,7 +606,7 @@ probe_check(struct prober *pr)
 struct history {
 	struct hold	*holds;
 	size_t		 nholds;
-	long		 requests, replies;
+	long		 requests, replies, unasked;
 	long		 cut, eof;	/* no reply: a kill, a daemon's death */
 	long		 adds, adds_open, file_adds, file_open;
 	long		 adds_last;	/* acknowledged by the last daemon */
@@ -682,6 +682,12 @@ history_slot(struct history *hi, int n, double t_end)
 			res = r->res;
 		}
 		switch (r->op) {
+		case OP_UNASKED:	/* a record, not a request */
+			hi->requests--;
+			hi->replies--;
+			hi->unasked++;
+			hi->errors++;
+			break;
 		case OP_COUNTER_ADD:
 			hi->adds += r->result == PSYNC_OK && r->t_reply > 0;
 			hi->adds_last += r->result == PSYNC_OK &&
@@ -880,8 +886,8 @@ check_history(struct history *hi)
 	for (n = 0; n < atomic_load(&sh->nslots); n++)
 		history_slot(hi, n, t_end);
 	printf("chaos: %ld requests logged: %ld replies, %ld cut off by a "
-	    "kill, %ld by a daemon's death, 0 unasked\n", hi->requests,
-	    hi->replies, hi->cut, hi->eof);
+	    "kill, %ld by a daemon's death, %ld unasked\n", hi->requests,
+	    hi->replies, hi->cut, hi->eof, hi->unasked);
 	for (res = 0; res < RES_HELD; res++)
 		check_exclusion(hi, res);
 	check_tokens(hi);
@@ -1072,6 +1078,7 @@ selftest(void)
 		{ "a lock taken after the waiter got it back", 1 },
 		{ "a token below the previous daemon's", 1 },
 		{ "a token granted before a smaller one was asked for", 1 },
+		{ "a reply nobody asked for", 1 },
 	};
 
 	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
@@ -1137,6 +1144,10 @@ selftest(void)
 		case 15:
 			fake_hold(0, OP_LOCK, RES_L0, 1, 1.5, 20);
 			fake_hold(1, OP_LOCK, RES_L1, 2, 2.5, 10);
+			break;
+		case 16:
+			fake(0, OP_PING, RES_NONE, 1, 1.1, PSYNC_OK, 0, 0);
+			fake(0, OP_UNASKED, RES_NONE, 1.2, 1.2, PSYNC_OK, 0, 0);
 			break;
 		}
 		if ((fake_check(&hi) > 0) != want) {
