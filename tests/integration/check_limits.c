@@ -248,7 +248,7 @@ START_TEST(test_emfile_backoff)
 		t[i] = NULL;
 		/* Each batch of freed descriptors is picked up in time. */
 		if (i % 40 == 39)
-			ck_assert_msg(now_s() - t0 < 1.0 * test_slow() *
+			ck_assert_msg(now_s() - t0 < test_bound(1.0) *
 			    (1 + i / 40), "accepting resumed too late");
 	}
 	printf("limits: RLIMIT_NOFILE 64, 200 connects: %d served at once, "
@@ -290,7 +290,8 @@ START_TEST(test_input_budget)
 	rss0 = rss_kib(d.pid);
 	for (i = 0; i < CONNS; i++) {
 		t[i] = tc_open(d.sock);
-		tc_send_raw(t[i], partial, PARTIAL);
+		/* The daemon may refuse and close it while the send goes on. */
+		tc_send_until_closed(t[i], partial, PARTIAL);
 	}
 	/*
 	 * Settled once every connection is either refused or kept with all
@@ -355,7 +356,10 @@ START_TEST(test_input_budget)
 }
 END_TEST
 
-/* Poll stat on o until the daemon has no objects left, within secs. */
+/*
+ * Poll stat on o until the daemon has no objects left, within secs on an
+ * idle machine (test_bound).
+ */
 static void
 wait_no_objects(struct tc *o, double secs)
 {
@@ -369,7 +373,7 @@ wait_no_objects(struct tc *o, double secs)
 		json_decref(r);
 		if (left == 0)
 			return;
-		ck_assert_msg(now_s() - t0 < secs * test_slow(), "%d left",
+		ck_assert_msg(now_s() - t0 < test_bound(secs), "%d left",
 		    left);
 		tc_expect_silence(o, 0.01);
 	}
@@ -408,7 +412,7 @@ START_TEST(test_million_locks_one_connection)
 	r = tc_call(o, "{\"op\":\"lock.acquire\",\"name\":\"one-more\"}");
 	ck_err(r, "limit");
 	json_decref(r);
-	/* All gone within 2 s of its close. */
+	/* All gone within 2 s of its close (on an idle machine). */
 	tc_close(t);
 	t0 = now_s();
 	wait_no_objects(o, 2);
@@ -424,15 +428,16 @@ END_TEST
 
 /*
  * Take a lock on each of n names, 64 requests per write, on a fresh
- * connection; returns the seconds it took.  Closing it frees them all.
+ * connection; returns the CPU seconds the daemon spent on it (wall time
+ * would measure the machine's load as much).  Closing it frees them all.
  */
 static double
-lock_names(const char *sock, const char *names, size_t n)
+lock_names(pid_t daemon, const char *sock, const char *names, size_t n)
 {
 	struct tc	*t = tc_open(sock);
 	char		 batch[64 * (COLLIDE_NAME_SIZE + 40)];
 	size_t		 i, k, len = 0;
-	double		 t0 = now_s(), dt;
+	double		 t0 = cpu_of(daemon), dt;
 	json_t		*r;
 
 	for (i = 0; i < n; i++) {
@@ -449,7 +454,7 @@ lock_names(const char *sock, const char *names, size_t n)
 			json_decref(r);
 		}
 	}
-	dt = now_s() - t0;
+	dt = cpu_of(daemon) - t0;
 	tc_close(t);
 	return (dt);
 }
@@ -479,13 +484,13 @@ START_TEST(test_crafted_collisions_throughput)
 	daemon_start(&d, NULL);
 	o = tc_open(d.sock);
 	for (round = 0; round < rounds; round++) {
-		dt = lock_names(d.sock, round % 2 ? random : crafted, n);
+		dt = lock_names(d.pid, d.sock, round % 2 ? random : crafted, n);
 		if (dt < best[round % 2])
 			best[round % 2] = dt;
 		wait_no_objects(o, 10);
 	}
-	printf("limits: %zu names crafted to collide: %.0f ms, random names: "
-	    "%.0f ms, ratio %.2f (bound 2)\n", n, best[0] * 1e3, best[1] * 1e3,
+	printf("limits: %zu names crafted to collide: %.0f ms of the daemon's "
+	    "CPU, random names: %.0f ms, ratio %.2f (bound 2)\n", n, best[0] * 1e3, best[1] * 1e3,
 	    best[0] / best[1]);
 	ck_assert_double_lt(best[0], 2 * best[1]);
 	tc_close(o);

@@ -33,6 +33,7 @@ struct mconn {
 
 struct model {
 	struct mconn	 c[NCONN];
+	struct tc	*observer;		/* stat only: never waits */
 	int		 holder[NLOCK];		/* conn or -1 */
 	int		 q[NLOCK][NCONN];	/* FIFO of conns */
 	int		 qlen[NLOCK];
@@ -173,6 +174,24 @@ call(struct model *m, int c, const char *fmt, ...)
 	return (tc_call(m->c[c].t, line));
 }
 
+/*
+ * Send a blocking request that the model says must queue, and wait until
+ * the daemon has queued it: requests on a connection start in order, so
+ * once a ping sent after it is answered, it is in its queue.  Otherwise
+ * another connection's next step could be served first.
+ */
+static void
+send_queued(struct model *m, int c, const char *line)
+{
+	json_t	*r;
+
+	tc_send(m->c[c].t, line);
+	r = tc_call(m->c[c].t, "{\"op\":\"ping\",\"id\":\"queued\"}");
+	ck_assert_msg(strcmp(j_str(r, "id"), "queued") == 0, "seed %u: conn "
+	    "%d: expected the ping's reply, got %s", m->seed, c, j_dump(r));
+	json_decref(r);
+}
+
 static void
 step_lock_acquire(struct model *m, int c, int k)
 {
@@ -213,7 +232,7 @@ step_lock_acquire(struct model *m, int c, int k)
 		json_decref(r);
 		return;
 	}
-	tc_send(m->c[c].t, line);
+	send_queued(m, c, line);
 	m->c[c].pend = P_LOCK;
 	m->c[c].pend_obj = k;
 	m->c[c].pend_id = id;
@@ -302,7 +321,7 @@ step_sem(struct model *m, int c)
 
 		snprintf(line, sizeof(line), "{\"op\":\"sem.acquire\","
 		    "\"name\":\"S\",\"id\":%d}", id);
-		tc_send(m->c[c].t, line);
+		send_queued(m, c, line);
 	}
 	m->c[c].pend = P_SEM;
 	m->c[c].pend_id = id;
@@ -352,6 +371,8 @@ step_kill(struct model *m, int c, const char *sock)
 
 	tc_close(m->c[c].t);
 	m->c[c].t = NULL;
+	/* The daemon has released it once it no longer counts it. */
+	tc_wait_connections(m->observer, NCONN);
 	if (m->c[c].pend == P_LOCK)
 		q_remove(m->q[m->c[c].pend_obj], &m->qlen[m->c[c].pend_obj], c);
 	else if (m->c[c].pend == P_SEM)
@@ -388,6 +409,7 @@ START_TEST(test_random_ops_match_model)
 	daemon_start(&d, NULL);
 	for (c = 0; c < NCONN; c++)
 		m.c[c].t = tc_open(d.sock);
+	m.observer = tc_open(d.sock);
 	json_decref(call(&m, 0, "{\"op\":\"sem.value\",\"name\":\"S\",\"value\":%d,"
 	    "\"bounded\":true}", SEM_INIT));
 	for (i = 0; i < STEPS; i++) {
@@ -424,6 +446,7 @@ START_TEST(test_random_ops_match_model)
 	}
 	for (c = 0; c < NCONN; c++)
 		tc_close(m.c[c].t);
+	tc_close(m.observer);
 	daemon_finish(&d);
 }
 END_TEST

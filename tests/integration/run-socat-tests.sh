@@ -30,7 +30,7 @@ out=$(printf '%s\n' '{"op":"lock.acquire","name":"x","id":1}' \
     '{"op":"lock.release","name":"x","id":3}' |
     socat - UNIX-CONNECT:"$sock" | sed 's/"token":[0-9]*/"token":T/')
 check "lock session" '{"id":1,"ok":true,"acquired":true,"token":T}
-{"id":2,"ok":false,"error":"would_deadlock","message":"session 2 already holds lock '"'x'"'"}
+{"id":2,"ok":false,"error":"would_deadlock","message":"session 3 already holds lock '"'x'"'"}
 {"id":3,"ok":true}' "$out"
 
 # CRLF line ends (nc -C, telnet) and a last line without a newline.

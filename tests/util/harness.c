@@ -33,6 +33,36 @@ test_slow(void)
 }
 
 double
+test_load_factor(void)
+{
+	char	 buf[128];
+	double	 load1 = 0;
+	long	 running = 0, ncpu;
+	FILE	*f;
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if ((f = fopen("/proc/loadavg", "r")) == NULL)
+		return (1);
+	/* "0.52 0.58 0.59 3/712 4242": the 1-minute load, then runnable. */
+	if (fgets(buf, sizeof(buf), f) == NULL ||
+	    sscanf(buf, "%lf %*f %*f %ld/", &load1, &running) != 2)
+		load1 = running = 0;
+	fclose(f);
+	/* This process is one of the runnable ones. */
+	if ((double)(running - 1) > load1)
+		load1 = (double)(running - 1);
+	return (load1 / (double)ncpu > 1 ? load1 / (double)ncpu : 1);
+}
+
+double
+test_bound(double secs)
+{
+	return (secs * test_slow() * test_load_factor());
+}
+
+double
 now_s(void)
 {
 	struct timespec	ts;

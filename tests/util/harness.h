@@ -23,6 +23,20 @@ struct daemon {
 /* Slowdown factor for deadlines under valgrind or ASan ($PSYNC_TEST_SLOW). */
 double	 test_slow(void);
 
+/*
+ * How much busier than one runnable task per CPU the machine is now (the
+ * 1-minute load or the tasks runnable at this instant, whichever is more,
+ * per CPU; at least 1), from /proc/loadavg.
+ */
+double	 test_load_factor(void);
+
+/*
+ * A latency bound of secs on an idle machine, scaled for this run:
+ * secs * test_slow() * test_load_factor().  For bounds that a loaded
+ * 2-CPU machine could otherwise break; the figure is printed either way.
+ */
+double	 test_bound(double secs);
+
 /* Monotonic seconds. */
 double	 now_s(void);
 
@@ -126,6 +140,7 @@ Suite	*lock_suite(void);
 Suite	*event_suite(void);
 Suite	*input_suite(void);
 Suite	*limits_suite(void);
+Suite	*fork_suite(void);
 
 /* Add a test case named after the function with a scaled timeout. */
 void	 add_test(Suite *, const char *name, const TTest *fn, double secs);

@@ -1,6 +1,6 @@
 # psyncd.sh -- sourced by the shell tests: a psyncd of their own on a
 # temporary socket, stopped by its PID on exit.
-#   psyncd_start BIN SOCK [ARGS...]   start it and wait for the socket
+#   psyncd_start BIN SOCK [ARGS...]   start it and wait until it answers
 #   psyncd_stop                       SIGTERM it; fails if it exits non-zero
 #   psyncd_dir                        a private temporary directory
 psyncd_pid=
@@ -21,13 +21,20 @@ psyncd_start() {
 	"$bin" --socket "$sock" "$@" 2>"$psyncd_tmp/psyncd.log" &
 	psyncd_pid=$!
 	i=0
-	while ! [ -S "$sock" ]; do
+	# Ready when it answers: the socket file exists from bind(), before
+	# listen(), so its presence proves nothing.
+	while [ "$(echo '{"op":"ping"}' | socat -t 2 - UNIX-CONNECT:"$sock" \
+	    2>/dev/null)" != '{"ok":true}' ]; do
 		i=$((i + 1))
 		if [ $i -ge 500 ]; then
 			echo "psyncd did not start:"; cat "$psyncd_tmp/psyncd.log"
 			return 1
 		fi
-		sleep 0.01	# polling for the socket, bounded above
+		if ! kill -0 "$psyncd_pid" 2>/dev/null; then
+			echo "psyncd exited at startup:"; cat "$psyncd_tmp/psyncd.log"
+			return 1
+		fi
+		sleep 0.01	# polling for a reply, bounded above
 	done
 }
 
