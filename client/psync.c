@@ -3,13 +3,18 @@
  *
  * A call is one request line out and its reply line back, matched by id.
  * Replies to other ids (psync_send's) met on the way are kept, in order,
- * for psync_recv.  The library never aborts and has no global state.
+ * for psync_recv.  The library never aborts.  Its one global is the list
+ * of open handles, for the fork handler: a forked child closes its copies
+ * of the parent's sockets at once, so that a child that never touches
+ * psync cannot keep the parent's session (and its locks) alive.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +39,7 @@ struct stash {
 };
 
 struct psync {
+	struct psync	*next, **prevp;	/* the list of open handles */
 	int		 fd;
 	pid_t		 pid;		/* the process that connected */
 	bool		 interruptible;
@@ -44,6 +50,89 @@ struct psync {
 	struct stash	*stash, **stash_tail;
 	char		 errmsg[320];
 };
+
+static int	open_socket(const char *);
+
+/* Every open handle, for the fork handler; guarded by handles_mutex. */
+static struct psync	*handles;
+static pthread_mutex_t	 handles_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t	 handles_once = PTHREAD_ONCE_INIT;
+
+/* fork() waits for no list change to be under way... */
+static void
+atfork_prepare(void)
+{
+	pthread_mutex_lock(&handles_mutex);
+}
+
+static void
+atfork_parent(void)
+{
+	pthread_mutex_unlock(&handles_mutex);
+}
+
+/*
+ * ...and the child, the only thread now, closes its copies of every
+ * socket: only its reference goes, the parent's connection is untouched.
+ * The handles keep the parent's pid, so they answer PSYNC_EFORK until
+ * psync_reconnect().
+ */
+static void
+atfork_child(void)
+{
+	struct psync	*h;
+
+	for (h = handles; h != NULL; h = h->next) {
+		if (h->fd != -1)
+			close(h->fd);
+		h->fd = -1;
+	}
+	pthread_mutex_unlock(&handles_mutex);
+}
+
+static void
+handles_init(void)
+{
+	(void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/*
+ * Connect h (on the list or not yet) to h->path and put it on the list.
+ * Under the mutex, so that no fork() in another thread can copy the new
+ * socket before the child handler can see it.  Returns 0, or -1 with
+ * errno.
+ */
+static int
+handle_connect(psync_t *h)
+{
+	int	err = 0;
+
+	pthread_once(&handles_once, handles_init);
+	pthread_mutex_lock(&handles_mutex);
+	if ((h->fd = open_socket(h->path)) == -1)
+		err = errno;
+	else if (h->prevp == NULL) {
+		if ((h->next = handles) != NULL)
+			handles->prevp = &h->next;
+		h->prevp = &handles;
+		handles = h;
+	}
+	pthread_mutex_unlock(&handles_mutex);
+	errno = err;
+	return (err == 0 ? 0 : -1);
+}
+
+static void
+handles_remove(psync_t *h)
+{
+	if (h->prevp == NULL)
+		return;
+	pthread_mutex_lock(&handles_mutex);
+	if (h->next != NULL)
+		h->next->prevp = h->prevp;
+	*h->prevp = h->next;
+	pthread_mutex_unlock(&handles_mutex);
+}
 
 static const char *const result_names[] = {
 	[PSYNC_OK] = "success",
@@ -160,7 +249,7 @@ psync_connect(const char *path)
 		free(h);
 		return (NULL);
 	}
-	if ((h->fd = open_socket(h->path)) == -1) {
+	if (handle_connect(h) == -1) {
 		err = errno;
 		free(h);
 		errno = err;
@@ -176,8 +265,9 @@ psync_close(psync_t *h)
 {
 	if (h == NULL)
 		return;
+	handles_remove(h);
 	if (h->fd != -1)
-		close(h->fd);	/* in a forked child: only the child's copy */
+		close(h->fd);
 	stash_clear(h);
 	free(h->buf);
 	free(h);
@@ -201,7 +291,7 @@ psync_reconnect(psync_t *h)
 	disconnect(h);
 	h->pid = getpid();
 	h->errmsg[0] = '\0';
-	if ((h->fd = open_socket(h->path)) == -1)
+	if (handle_connect(h) == -1)
 		return (fail(h, PSYNC_EIO, "connect %s: %s", h->path,
 		    strerror(errno)));
 	return (PSYNC_OK);

@@ -22,12 +22,16 @@
  *     rwlock hold and semaphore unit to it: closing the handle, or the
  *     process dying, releases them all.
  *   - Threads: a handle is used by one thread at a time; separate handles
- *     in separate threads work concurrently.  The library has no global
- *     state.
- *   - fork(): the connection belongs to the process that opened it.  In a
- *     child, every call on an inherited handle returns PSYNC_EFORK and
- *     touches nothing; the child may psync_close() it (the parent's
- *     connection stays open) or psync_reconnect() it to get its own.
+ *     in separate threads work concurrently.  The library's one global
+ *     is the list of open handles, for its fork handler, behind a mutex.
+ *   - fork(): the connection belongs to the process that opened it.  A
+ *     forked child closes its copies of every handle's socket at once
+ *     (pthread_atfork), so a child that never touches psync cannot keep
+ *     the parent's session alive, and the daemon also ends a session when
+ *     the process that connected exits.  In the child, every call on an
+ *     inherited handle returns PSYNC_EFORK and touches nothing; the child
+ *     may psync_close() it (the parent's connection stays open) or
+ *     psync_reconnect() it to get its own.
  *   - Signals: a call interrupted by a signal carries on (EINTR is
  *     retried), unless psync_set_interruptible() asked otherwise.  SIGPIPE
  *     is never raised.

@@ -1,6 +1,7 @@
 /*
  * admin.c -- the server ops: ping, hello, stat, list, info, delete, cancel.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,16 +28,42 @@ admin_hello(struct request *rq)
 	size_t		 len;
 	json_t		*r;
 
-	if (rq_opt_string(rq, "client", &name, &len) == -1)
+	const char	*life;
+	size_t		 lifelen;
+	int		 watch = -1;
+
+	if (rq_opt_string(rq, "client", &name, &len) == -1 ||
+	    rq_opt_string(rq, "lifetime", &life, &lifelen) == -1)
 		return (HR_ERROR);
+	if (name != NULL && !psync_name_valid(name, len, &why))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'client': %s", why));
+	/*
+	 * "connection": the session outlives its connecting process while
+	 * the socket is open (a client that hands its socket on); the
+	 * default, "process", ends it when either goes.
+	 */
+	if (life != NULL) {
+		if (strcmp(life, "process") == 0)
+			watch = 1;
+		else if (strcmp(life, "connection") == 0)
+			watch = 0;
+		else
+			return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field "
+			    "'lifetime' must be \"process\" or "
+			    "\"connection\""));
+	}
+	if (watch != -1 && conn_watch_pid(rq->conn, watch == 1) == -1)
+		return (rq_fail(rq, PSYNC_ERR_LIMIT, "cannot watch the "
+		    "connecting process (pid %ld): %s", (long)rq->conn->pid,
+		    strerror(errno)));
 	if (name != NULL) {
-		if (!psync_name_valid(name, len, &why))
-			return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-			    "field 'client': %s", why));
 		free(rq->conn->client);
 		rq->conn->client = xstrndup(name, len);
 	}
 	r = rq_reply(rq);
+	json_object_set_new(r, "lifetime", json_string(
+	    pidwatch_attached(&rq->conn->watch) ? "process" : "connection"));
 	json_object_set_new(r, "server", json_string("psyncd"));
 	json_object_set_new(r, "version", json_string(PSYNCD_VERSION));
 	json_object_set_new(r, "protocol", json_integer(PSYNC_PROTOCOL_VERSION));

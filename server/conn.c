@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,6 +46,9 @@ struct conn *
 conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
 	struct bufferevent	*bev;
+	struct conn		*c;
+	json_t			*reply;
+	char			 msg[160];
 
 	bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -52,7 +57,71 @@ conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 			log_warn("conn_new: close: %s", strerror(errno));
 		return (NULL);
 	}
-	return (conn_new_bev(srv, bev, pid, uid, gid));
+	if ((c = conn_new_bev(srv, bev, pid, uid, gid)) == NULL)
+		return (NULL);
+	if (conn_watch_pid(c, true) == -1) {
+		/* Unwatched, its locks could outlive it: refuse instead. */
+		snprintf(msg, sizeof(msg), "cannot watch the connecting "
+		    "process (pid %ld): %s", (long)pid, strerror(errno));
+		log_limited(&srv->cutoffs, LOG_LEVEL_WARN, "session %llu: %s; "
+		    "refusing it", (unsigned long long)c->session, msg);
+		reply = reply_new_error(NULL, PSYNC_ERR_LIMIT, msg);
+		conn_send(c, reply);
+		json_decref(reply);
+		conn_lost(c, true);
+		return (NULL);
+	}
+	return (c);
+}
+
+/* Let the input end as at EOF: what was sent is answered, then death. */
+static void
+conn_end_input(struct conn *c)
+{
+	if (c->rev == NULL || (c->flags & (CONN_DOOMED | CONN_CLOSING)))
+		return;
+	/*
+	 * Reads return what is queued, then 0: the one EOF path handles
+	 * it.  Whoever else has the socket can no longer write to it.
+	 */
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_RD) == -1) {
+		log_debug("session %llu: shutdown: %s",
+		    (unsigned long long)c->session, strerror(errno));
+		conn_doom(c);
+		return;
+	}
+	event_active(c->rev, EV_READ, 0);
+}
+
+int
+conn_watch_pid(struct conn *c, bool on)
+{
+	int	r;
+
+	if (!on) {
+		pidwatch_detach(&c->srv->pids, &c->watch);
+		return (0);
+	}
+	if (c->rev == NULL || pidwatch_attached(&c->watch))
+		return (0);
+	if ((r = pidwatch_attach(&c->srv->pids, &c->watch, c->pid)) == 1) {
+		log_debug("session %llu: pid %ld exited before it was "
+		    "accepted", (unsigned long long)c->session, (long)c->pid);
+		conn_end_input(c);
+		r = 0;
+	}
+	return (r);
+}
+
+void
+conn_pid_exited(struct pidwatch_member *m)
+{
+	struct conn	*c = (struct conn *)(void *)((char *)m -
+			    offsetof(struct conn, watch));
+
+	log_debug("session %llu: its process (pid %ld) exited; ending it",
+	    (unsigned long long)c->session, (long)c->pid);
+	conn_end_input(c);
 }
 
 struct conn *
@@ -491,6 +560,7 @@ conn_free(struct conn *c)
 	struct server	*srv = c->srv;
 
 	conn_unschedule_flush(c);
+	pidwatch_detach(&srv->pids, &c->watch);
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
 	if (c->rev != NULL) {

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "object.h"
+#include "pidwatch.h"
 
 struct bufferevent;
 struct server;
@@ -30,6 +31,7 @@ struct conn {
 	uid_t			 uid;
 	gid_t			 gid;
 	char			*client;	/* hello name, owned; or NULL */
+	struct pidwatch_member	 watch;		/* on pid's exit, EOF */
 	struct wait_list	 waits;		/* pending, in arrival order */
 	struct hold_list	 holds;
 	uint32_t		 npending;
@@ -99,6 +101,17 @@ void		 conn_reap(struct server *);
  * waiting a loop turn for each socket to be reported writable.
  */
 void		 conn_flush_all(struct server *);
+
+/*
+ * Tie c's session to the life of its connecting process (the default for
+ * a socket): when it exits, the connection's input ends as at EOF.  on
+ * false: the session lasts as long as the connection (hello lifetime
+ * "connection").  Returns 0, or -1 with errno if it cannot be watched.
+ */
+int		 conn_watch_pid(struct conn *, bool on);
+
+/* pidwatch's callback: c's connecting process has exited. */
+void		 conn_pid_exited(struct pidwatch_member *);
 
 /* {session, pid, uid, client} of c, a new object. */
 json_t		*conn_describe(const struct conn *);

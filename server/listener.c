@@ -351,7 +351,8 @@ void
 listener_raise_nofile(const struct config *cfg)
 {
 	struct rlimit	rl;
-	rlim_t		want = (rlim_t)cfg->max_connections + 64;
+	/* A socket per connection, a pidfd per connecting process. */
+	rlim_t		want = 2 * (rlim_t)cfg->max_connections + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
 		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
@@ -363,7 +364,8 @@ listener_raise_nofile(const struct config *cfg)
 		log_warn("the hard open-file limit (%lu) allows only about "
 		    "%lu of the %u connections --max-connections asks for",
 		    (unsigned long)rl.rlim_max,
-		    (unsigned long)(rl.rlim_max > 64 ? rl.rlim_max - 64 : 0),
+		    (unsigned long)(rl.rlim_max > 64 ? (rl.rlim_max - 64) / 2 :
+		    0),
 		    cfg->max_connections);
 		want = rl.rlim_max;
 	}

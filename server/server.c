@@ -97,6 +97,7 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 		snprintf(cause, size, "cannot set up signal events");
 		return (-1);
 	}
+	pidtab_init(&srv->pids, srv->base, conn_pid_exited);
 	if (objtab_init(&srv->objects) == -1) {
 		snprintf(cause, size, "cannot initialise libsodium");
 		return (-1);
@@ -212,6 +213,7 @@ server_free(struct server *srv)
 			wait_end(srv, TAILQ_FIRST(&o->waiters), WAIT_SHUTDOWN);
 		object_destroy(srv, o);
 	}
+	pidtab_free(&srv->pids);
 	listener_cleanup(srv);
 	systemd_free(srv);
 	if (srv->reaper != NULL)

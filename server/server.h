@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "log.h"
 #include "objtab.h"
+#include "pidwatch.h"
 #include "psync_proto.h"
 #include "token.h"
 
@@ -69,6 +70,7 @@ struct server {
 	struct event		*stop_timer;
 
 	struct objtab		 objects;
+	struct pidtab		 pids;		/* connecting processes */
 	struct object		*dirty;		/* settle list */
 	struct tokens		 tokens;
 
