@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -48,6 +49,7 @@ struct psync {
 	size_t		 len, cap;
 	uint64_t	 next_id;
 	struct stash	*stash, **stash_tail;
+	int		 req_rc;	/* why building a request failed */
 	char		 errmsg[320];
 };
 
@@ -386,7 +388,7 @@ read_line(psync_t *h, double timeout, bool intr, char **line, size_t *len)
 {
 	struct timespec	 now;
 	struct pollfd	 pfd;
-	double		 deadline = 0;
+	double		 deadline = 0, left;
 	char		*nl, *nb;
 	ssize_t		 n;
 	int		 ms;
@@ -404,16 +406,20 @@ read_line(psync_t *h, double timeout, bool intr, char **line, size_t *len)
 		}
 		if (timeout >= 0) {
 			clock_gettime(CLOCK_MONOTONIC, &now);
-			ms = (int)((deadline - (double)now.tv_sec -
-			    now.tv_nsec / 1e9) * 1000);
+			left = (deadline - (double)now.tv_sec -
+			    now.tv_nsec / 1e9) * 1000;
+			/* A timeout of years polls in slices of poll's range. */
+			ms = left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 			pfd.fd = h->fd;
 			pfd.events = POLLIN;
-			n = poll(&pfd, 1, ms < 0 ? 0 : ms);
+			n = poll(&pfd, 1, ms);
 			if (n == -1 && errno == EINTR) {
 				if (intr)
 					return (PSYNC_EINTR);
 				continue;
 			}
+			if (n == 0 && ms == INT_MAX)
+				continue;
 			if (n == 0)
 				return (PSYNC_EAGAIN);
 		}
@@ -574,8 +580,13 @@ call(psync_t *h, json_t *req, json_t **reply)
 		json_decref(req);
 		return (PSYNC_EINVAL);
 	}
-	if (req == NULL)
-		return (fail(h, PSYNC_EINVAL, "invalid argument (NULL name?)"));
+	if (req == NULL) {
+		/* The builder said why (a bad name, a NaN), or memory ran out. */
+		rc = h->req_rc != PSYNC_OK ? h->req_rc :
+		    fail(h, PSYNC_ENOMEM, "out of memory");
+		h->req_rc = PSYNC_OK;
+		return (rc);
+	}
 	if ((rc = check_handle(h)) != PSYNC_OK) {
 		json_decref(req);
 		return (rc);
@@ -615,21 +626,84 @@ call(psync_t *h, json_t *req, json_t **reply)
 	return (PSYNC_OK);
 }
 
-/* A request {op, name}, or with more fields in json_pack format. */
-#define REQ(op, name)							\
-	((name) == NULL ? NULL : json_pack("{s:s,s:s}", "op", (op),	\
-	    "name", (name)))
-
-#define REQN(op, name, fmt, ...)					\
-	((name) == NULL ? NULL : json_pack("{s:s,s:s," fmt "}",		\
-	    "op", (op), "name", (name), __VA_ARGS__))
-
-/* Add "timeout" unless forever. */
-static json_t *
-with_timeout(json_t *req, double timeout)
+/* A builder's failure: call() reports result with this message. */
+static bool
+refuse(psync_t *h, int result, const char *fmt, ...)
 {
-	if (req != NULL && timeout >= 0)
-		json_object_set_new(req, "timeout", json_real(timeout));
+	va_list	ap;
+
+	if (h == NULL)
+		return (false);
+	va_start(ap, fmt);
+	vsnprintf(h->errmsg, sizeof(h->errmsg), fmt, ap);
+	va_end(ap);
+	h->req_rc = result;
+	return (false);
+}
+
+/*
+ * Is s, the value of field what, a valid object name?  Checked here, so
+ * that a bad one is PSYNC_EBAD_NAME with the offending byte named, not a
+ * request jansson cannot encode.
+ */
+static bool
+name_ok(psync_t *h, const char *what, const char *s)
+{
+	char	why[160];
+
+	if (s == NULL)
+		return (refuse(h, PSYNC_EINVAL, "%s must not be NULL", what));
+	if (!psync_name_check(s, strlen(s), why, sizeof(why)))
+		return (refuse(h, PSYNC_EBAD_NAME, "bad %s: %s", what, why));
+	return (true);
+}
+
+/* Text that goes into a request as a string must be UTF-8. */
+static bool
+text_ok(psync_t *h, const char *what, const char *s)
+{
+	json_t	*v;
+
+	if (s == NULL)
+		return (true);
+	if ((v = json_string(s)) == NULL)
+		return (refuse(h, PSYNC_EINVAL, "%s is not valid UTF-8",
+		    what));
+	json_decref(v);
+	return (true);
+}
+
+/* A request {op, name}, or with more fields in json_pack format. */
+#define REQ(h, op, name)						\
+	(name_ok((h), "name", (name)) ? json_pack("{s:s,s:s}", "op",	\
+	    (op), "name", (name)) : NULL)
+
+#define REQN(h, op, name, fmt, ...)					\
+	(name_ok((h), "name", (name)) ? json_pack("{s:s,s:s," fmt "}",	\
+	    "op", (op), "name", (name), __VA_ARGS__) : NULL)
+
+/*
+ * A timeout as the wire takes it: PSYNC_FOREVER and +infinity wait
+ * forever (no field); any other negative tries once, as
+ * multiprocessing's acquire(True, -2) does; NaN is no timeout at all.
+ */
+static json_t *
+with_timeout(psync_t *h, json_t *req, double timeout)
+{
+	if (req == NULL)
+		return (NULL);
+	if (isnan(timeout)) {
+		json_decref(req);
+		refuse(h, PSYNC_EINVAL, "timeout is NaN");
+		return (NULL);
+	}
+	if (timeout == PSYNC_FOREVER || (isinf(timeout) && timeout > 0))
+		return (req);
+	if (json_object_set_new(req, "timeout",
+	    json_real(timeout < 0 ? 0 : timeout)) == -1) {
+		json_decref(req);
+		return (NULL);
+	}
 	return (req);
 }
 
@@ -688,7 +762,8 @@ psync_hello(psync_t *h, const char *client, uint64_t *session)
 	json_t	*req, *r;
 	int	 rc;
 
-	req = json_pack("{s:s}", "op", "hello");
+	req = client == NULL || name_ok(h, "client name", client) ?
+	    json_pack("{s:s}", "op", "hello") : NULL;
 	if (req != NULL && client != NULL)
 		json_object_set_new(req, "client", json_string(client));
 	if ((rc = call(h, req, &r)) != PSYNC_OK)
@@ -708,8 +783,10 @@ psync_stat(psync_t *h, char **json)
 PSYNC_EXPORT int
 psync_list(psync_t *h, const char *prefix, char **json)
 {
-	json_t	*req = json_pack("{s:s}", "op", "list");
+	json_t	*req;
 
+	req = text_ok(h, "prefix", prefix) ? json_pack("{s:s}", "op", "list") :
+	    NULL;
 	if (req != NULL && prefix != NULL)
 		json_object_set_new(req, "prefix", json_string(prefix));
 	return (call_json(h, req, json));
@@ -718,13 +795,13 @@ psync_list(psync_t *h, const char *prefix, char **json)
 PSYNC_EXPORT int
 psync_info(psync_t *h, const char *name, char **json)
 {
-	return (call_json(h, REQ("info", name), json));
+	return (call_json(h, REQ(h, "info", name), json));
 }
 
 PSYNC_EXPORT int
 psync_delete(psync_t *h, const char *name, bool force)
 {
-	return (call_simple(h, REQN("delete", name, "s:b", "force", force)));
+	return (call_simple(h, REQN(h, "delete", name, "s:b", "force", force)));
 }
 
 /* ---- acquisitions: {acquired, token?} ---- */
@@ -756,21 +833,21 @@ PSYNC_EXPORT int
 psync_lock_acquire(psync_t *h, const char *name, double timeout,
     uint64_t *token)
 {
-	return (acquired(h, with_timeout(REQ("lock.acquire", name), timeout),
+	return (acquired(h, with_timeout(h, REQ(h, "lock.acquire", name), timeout),
 	    token, NULL, NULL));
 }
 
 PSYNC_EXPORT int
 psync_lock_release(psync_t *h, const char *name)
 {
-	return (call_simple(h, REQ("lock.release", name)));
+	return (call_simple(h, REQ(h, "lock.release", name)));
 }
 
 PSYNC_EXPORT int
 psync_rlock_acquire(psync_t *h, const char *name, double timeout,
     uint32_t *count, uint64_t *token)
 {
-	return (acquired(h, with_timeout(REQ("rlock.acquire", name), timeout),
+	return (acquired(h, with_timeout(h, REQ(h, "rlock.acquire", name), timeout),
 	    token, count, NULL));
 }
 
@@ -780,7 +857,7 @@ psync_rlock_release(psync_t *h, const char *name, uint32_t *count)
 	json_t	*r;
 	int	 rc;
 
-	if ((rc = call(h, REQ("rlock.release", name), &r)) != PSYNC_OK)
+	if ((rc = call(h, REQ(h, "rlock.release", name), &r)) != PSYNC_OK)
 		return (rc);
 	if (count != NULL)
 		*count = (uint32_t)int_field(r, "count");
@@ -797,7 +874,7 @@ psync_rwlock_acquire(psync_t *h, const char *name, int mode, double timeout,
 	if (mode != PSYNC_READ && mode != PSYNC_WRITE)
 		return (fail(h, PSYNC_EINVAL, "mode must be PSYNC_READ or "
 		    "PSYNC_WRITE"));
-	return (acquired(h, with_timeout(REQN("rwlock.acquire", name, "s:s",
+	return (acquired(h, with_timeout(h, REQN(h, "rwlock.acquire", name, "s:s",
 	    "mode", mode == PSYNC_READ ? "read" : "write"), timeout), token,
 	    NULL, NULL));
 }
@@ -805,7 +882,7 @@ psync_rwlock_acquire(psync_t *h, const char *name, int mode, double timeout,
 PSYNC_EXPORT int
 psync_rwlock_release(psync_t *h, const char *name)
 {
-	return (call_simple(h, REQ("rwlock.release", name)));
+	return (call_simple(h, REQ(h, "rwlock.release", name)));
 }
 
 /* ---- event ---- */
@@ -813,13 +890,13 @@ psync_rwlock_release(psync_t *h, const char *name)
 PSYNC_EXPORT int
 psync_event_set(psync_t *h, const char *name)
 {
-	return (call_simple(h, REQ("event.set", name)));
+	return (call_simple(h, REQ(h, "event.set", name)));
 }
 
 PSYNC_EXPORT int
 psync_event_clear(psync_t *h, const char *name)
 {
-	return (call_simple(h, REQ("event.clear", name)));
+	return (call_simple(h, REQ(h, "event.clear", name)));
 }
 
 /* Run req and read the boolean key; false is PSYNC_TIMEDOUT if waited. */
@@ -842,13 +919,13 @@ call_bool(psync_t *h, json_t *req, const char *key, bool *out, bool wait)
 PSYNC_EXPORT int
 psync_event_is_set(psync_t *h, const char *name, bool *set)
 {
-	return (call_bool(h, REQ("event.is_set", name), "set", set, false));
+	return (call_bool(h, REQ(h, "event.is_set", name), "set", set, false));
 }
 
 PSYNC_EXPORT int
 psync_event_wait(psync_t *h, const char *name, double timeout)
 {
-	return (call_bool(h, with_timeout(REQ("event.wait", name), timeout),
+	return (call_bool(h, with_timeout(h, REQ(h, "event.wait", name), timeout),
 	    "set", NULL, true));
 }
 
@@ -864,10 +941,9 @@ psync_cond_wait(psync_t *h, const char *name, const char *lock,
 
 	if (h == NULL)
 		return (PSYNC_EINVAL);
-	if (lock == NULL)
-		return (fail(h, PSYNC_EINVAL, "lock must not be NULL"));
-	rc = call(h, with_timeout(REQN("cond.wait", name, "s:s", "lock",
-	    lock), timeout), &r);
+	rc = call(h, with_timeout(h, name_ok(h, "lock name", lock) ?
+	    REQN(h, "cond.wait", name, "s:s", "lock", lock) : NULL, timeout),
+	    &r);
 	if (rc != PSYNC_OK)
 		return (rc);
 	notified = bool_field(r, "notified");
@@ -894,13 +970,13 @@ call_woken(psync_t *h, json_t *req, int *woken)
 PSYNC_EXPORT int
 psync_cond_notify(psync_t *h, const char *name, int n, int *woken)
 {
-	return (call_woken(h, REQN("cond.notify", name, "s:i", "n", n), woken));
+	return (call_woken(h, REQN(h, "cond.notify", name, "s:i", "n", n), woken));
 }
 
 PSYNC_EXPORT int
 psync_cond_notify_all(psync_t *h, const char *name, int *woken)
 {
-	return (call_woken(h, REQ("cond.notify_all", name), woken));
+	return (call_woken(h, REQ(h, "cond.notify_all", name), woken));
 }
 
 /* ---- semaphore ---- */
@@ -923,7 +999,7 @@ PSYNC_EXPORT int
 psync_sem_open(psync_t *h, const char *name, int64_t value, bool bounded,
     int64_t *current)
 {
-	return (call_value(h, REQN("sem.value", name, "s:I,s:b", "value",
+	return (call_value(h, REQN(h, "sem.value", name, "s:I,s:b", "value",
 	    (json_int_t)value, "bounded", bounded), current));
 }
 
@@ -931,21 +1007,21 @@ PSYNC_EXPORT int
 psync_sem_acquire(psync_t *h, const char *name, double timeout,
     int64_t *value)
 {
-	return (acquired(h, with_timeout(REQ("sem.acquire", name), timeout),
+	return (acquired(h, with_timeout(h, REQ(h, "sem.acquire", name), timeout),
 	    NULL, NULL, value));
 }
 
 PSYNC_EXPORT int
 psync_sem_release(psync_t *h, const char *name, int64_t n, int64_t *value)
 {
-	return (call_value(h, REQN("sem.release", name, "s:I", "n",
+	return (call_value(h, REQN(h, "sem.release", name, "s:I", "n",
 	    (json_int_t)n), value));
 }
 
 PSYNC_EXPORT int
 psync_sem_value(psync_t *h, const char *name, int64_t *value)
 {
-	return (call_value(h, REQ("sem.value", name), value));
+	return (call_value(h, REQ(h, "sem.value", name), value));
 }
 
 /* ---- barrier ---- */
@@ -953,7 +1029,7 @@ psync_sem_value(psync_t *h, const char *name, int64_t *value)
 PSYNC_EXPORT int
 psync_barrier_open(psync_t *h, const char *name, unsigned parties)
 {
-	return (call_simple(h, REQN("barrier.info", name, "s:I", "parties",
+	return (call_simple(h, REQN(h, "barrier.info", name, "s:I", "parties",
 	    (json_int_t)parties)));
 }
 
@@ -964,7 +1040,7 @@ psync_barrier_wait(psync_t *h, const char *name, double timeout,
 	json_t	*r;
 	int	 rc;
 
-	rc = call(h, with_timeout(REQ("barrier.wait", name), timeout), &r);
+	rc = call(h, with_timeout(h, REQ(h, "barrier.wait", name), timeout), &r);
 	if (rc != PSYNC_OK)
 		return (rc);
 	if (index != NULL)
@@ -976,13 +1052,13 @@ psync_barrier_wait(psync_t *h, const char *name, double timeout,
 PSYNC_EXPORT int
 psync_barrier_abort(psync_t *h, const char *name)
 {
-	return (call_simple(h, REQ("barrier.abort", name)));
+	return (call_simple(h, REQ(h, "barrier.abort", name)));
 }
 
 PSYNC_EXPORT int
 psync_barrier_reset(psync_t *h, const char *name)
 {
-	return (call_simple(h, REQ("barrier.reset", name)));
+	return (call_simple(h, REQ(h, "barrier.reset", name)));
 }
 
 PSYNC_EXPORT int
@@ -992,7 +1068,7 @@ psync_barrier_info(psync_t *h, const char *name, unsigned *parties,
 	json_t	*r;
 	int	 rc;
 
-	if ((rc = call(h, REQ("barrier.info", name), &r)) != PSYNC_OK)
+	if ((rc = call(h, REQ(h, "barrier.info", name), &r)) != PSYNC_OK)
 		return (rc);
 	if (parties != NULL)
 		*parties = (unsigned)int_field(r, "parties");
@@ -1009,13 +1085,13 @@ psync_barrier_info(psync_t *h, const char *name, unsigned *parties,
 PSYNC_EXPORT int
 psync_counter_get(psync_t *h, const char *name, int64_t *value)
 {
-	return (call_value(h, REQ("counter.get", name), value));
+	return (call_value(h, REQ(h, "counter.get", name), value));
 }
 
 PSYNC_EXPORT int
 psync_counter_set(psync_t *h, const char *name, int64_t value)
 {
-	return (call_simple(h, REQN("counter.set", name, "s:I", "value",
+	return (call_simple(h, REQN(h, "counter.set", name, "s:I", "value",
 	    (json_int_t)value)));
 }
 
@@ -1023,7 +1099,7 @@ PSYNC_EXPORT int
 psync_counter_add(psync_t *h, const char *name, int64_t delta,
     int64_t *value)
 {
-	return (call_value(h, REQN("counter.add", name, "s:I", "delta",
+	return (call_value(h, REQN(h, "counter.add", name, "s:I", "delta",
 	    (json_int_t)delta), value));
 }
 
@@ -1034,7 +1110,7 @@ psync_counter_cas(psync_t *h, const char *name, int64_t expect,
 	json_t	*r;
 	int	 rc;
 
-	rc = call(h, REQN("counter.cas", name, "s:I,s:I", "expect",
+	rc = call(h, REQN(h, "counter.cas", name, "s:I,s:I", "expect",
 	    (json_int_t)expect, "value", (json_int_t)value), &r);
 	if (rc != PSYNC_OK)
 		return (rc);
@@ -1047,6 +1123,20 @@ psync_counter_cas(psync_t *h, const char *name, int64_t expect,
 }
 
 /* ---- asynchronous use ---- */
+
+/* Does the JSON object text have a top-level "id"?  Unparsable: no. */
+static bool
+has_id(const char *text)
+{
+	json_t	*j;
+	bool	 has;
+
+	if ((j = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL)) == NULL)
+		return (false);
+	has = json_is_object(j) && json_object_get(j, "id") != NULL;
+	json_decref(j);
+	return (has);
+}
 
 PSYNC_EXPORT int
 psync_send(psync_t *h, const char *request, uint64_t *id)
@@ -1068,6 +1158,15 @@ psync_send(psync_t *h, const char *request, uint64_t *id)
 	if (*body != '{' || strchr(body, '\n') != NULL)
 		return (fail(h, PSYNC_EINVAL, "request must be one JSON "
 		    "object on one line"));
+	/*
+	 * The library's id goes first; one of the caller's would make a
+	 * duplicate key, which the daemon refuses with no id to match.  Only
+	 * text that could spell "id" (maybe with escapes) is parsed.
+	 */
+	if ((strstr(body, "\"id\"") != NULL || strstr(body, "\\u") != NULL) &&
+	    has_id(body))
+		return (fail(h, PSYNC_EINVAL, "request must not carry an \"id\": "
+		    "the library gives it one"));
 	body++;
 	body += strspn(body, " \t");
 	hlen = (size_t)snprintf(head, sizeof(head), "{\"id\":%llu%s",
@@ -1119,6 +1218,13 @@ psync_recv(psync_t *h, double timeout, char **reply, uint64_t *id)
 		return (PSYNC_EINVAL);
 	if ((rc = check_handle(h)) != PSYNC_OK)
 		return (rc);
+	if (isnan(timeout))
+		return (fail(h, PSYNC_EINVAL, "timeout is NaN"));
+	/* As with_timeout: forever, or a negative that polls once. */
+	if (timeout == PSYNC_FOREVER || (isinf(timeout) && timeout > 0))
+		timeout = -1;
+	else if (timeout < 0)
+		timeout = 0;
 	if ((s = h->stash) != NULL) {
 		if ((h->stash = s->next) == NULL)
 			h->stash_tail = &h->stash;
@@ -1128,7 +1234,7 @@ psync_recv(psync_t *h, double timeout, char **reply, uint64_t *id)
 		free(s);
 		return (PSYNC_OK);
 	}
-	if ((rc = read_line(h, timeout < 0 ? -1 : timeout, h->interruptible,
+	if ((rc = read_line(h, timeout, h->interruptible,
 	    &line, &len)) != PSYNC_OK)
 		return (rc);
 	if ((*reply = malloc(len + 1)) == NULL)

@@ -12,8 +12,14 @@
  *     a timed wait ran out (not an error), or a PSYNC_E... code.
  *     psync_strerror() names it; psync_errmsg() has the daemon's message
  *     for the handle's last error.
- *   - Timeouts are seconds as a double: PSYNC_FOREVER waits forever, 0
- *     tries once without blocking.
+ *   - Timeouts are seconds as a double: PSYNC_FOREVER (and +INFINITY)
+ *     waits forever, 0 tries once without blocking, and so does any other
+ *     negative value (as multiprocessing's acquire(True, -2) returns False
+ *     at once).  NaN is PSYNC_EINVAL, and nothing is sent.
+ *   - Names (and a condition's lock name, a hello client name) must be
+ *     valid object names: 1 to 255 bytes of UTF-8 without control
+ *     characters.  A bad one is PSYNC_EBAD_NAME without a round trip,
+ *     psync_errmsg() naming the offending byte; NULL is PSYNC_EINVAL.
  *   - Output pointers may be NULL when the value is not wanted.
  *   - Ownership: what a psync_* function returns through a char ** is
  *     malloc'd and the caller frees it with free(); a psync_t is freed
@@ -285,7 +291,9 @@ int		 psync_fd(const psync_t *h);
 /*
  * Send request (a JSON object text such as {"op":"lock.acquire",
  * "name":"x"}) without waiting; the library gives it a fresh id, returned
- * in *id.  Replies come through psync_recv.
+ * in *id.  Replies come through psync_recv.  PSYNC_EINVAL, sending
+ * nothing, if request is not one object on one line or carries an "id"
+ * of its own.
  */
 int		 psync_send(psync_t *h, const char *request, uint64_t *id);
 

@@ -2,6 +2,7 @@
  * name.c -- object name validation and UTF-8 helpers.
  */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "psync_proto.h"
 
@@ -41,36 +42,68 @@ utf8_seq_len(const unsigned char *s, size_t avail, uint32_t *cp)
 	return (n);
 }
 
-bool
-psync_name_valid(const char *name, size_t len, const char **why)
+/* What is wrong with name (NULL: nothing), and the offending byte's offset. */
+static const char *
+name_problem(const char *name, size_t len, size_t *at)
 {
 	const unsigned char	*s = (const unsigned char *)name;
 	size_t			 i, n;
 	uint32_t		 cp;
-	const char		*reason;
 
-	if (len == 0) {
-		reason = "name is empty";
-		goto bad;
-	}
+	*at = 0;
+	if (len == 0)
+		return ("name is empty");
 	if (len > PSYNC_NAME_MAX) {
-		reason = "name is longer than 255 bytes";
-		goto bad;
+		*at = PSYNC_NAME_MAX;
+		return ("name is longer than 255 bytes");
 	}
 	for (i = 0; i < len; i += n) {
-		if ((n = utf8_seq_len(s + i, len - i, &cp)) == 0) {
-			reason = "name is not valid UTF-8";
-			goto bad;
-		}
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-			reason = "name contains a control character";
-			goto bad;
-		}
+		*at = i;
+		if ((n = utf8_seq_len(s + i, len - i, &cp)) == 0)
+			return ("name is not valid UTF-8");
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return ("name contains a control character");
 	}
-	return (true);
-bad:
+	return (NULL);
+}
+
+bool
+psync_name_valid(const char *name, size_t len, const char **why)
+{
+	const char	*reason;
+	size_t		 at;
+
+	if ((reason = name_problem(name, len, &at)) == NULL)
+		return (true);
 	if (why != NULL)
 		*why = reason;
+	return (false);
+}
+
+bool
+psync_name_check(const char *name, size_t len, char *msg, size_t size)
+{
+	const char	*reason;
+	size_t		 at, start;
+
+	if ((reason = name_problem(name, len, &at)) == NULL)
+		return (true);
+	if (len == 0)
+		snprintf(msg, size, "%s", reason);
+	else if (len > PSYNC_NAME_MAX)
+		snprintf(msg, size, "%s (it has %zu)", reason, len);
+	else if (at == 0)
+		snprintf(msg, size, "%s: byte 0 is 0x%02x", reason,
+		    (unsigned char)name[0]);
+	else {
+		/* The valid text before it: its last 40 bytes or fewer. */
+		start = at > 40 ? at - 40 : 0;
+		while (start < at && ((unsigned char)name[start] & 0xc0) == 0x80)
+			start++;
+		snprintf(msg, size, "%s: byte %zu is 0x%02x, after '%s%.*s'",
+		    reason, at, (unsigned char)name[at], start > 0 ? "..." : "",
+		    (int)(at - start), name + start);
+	}
 	return (false);
 }
 

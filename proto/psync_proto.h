@@ -121,6 +121,16 @@ enum psync_err	 psync_err_lookup(const char *code);
 bool		 psync_name_valid(const char *name, size_t len, const char **why);
 
 /*
+ * The same check, explained for a person: false with msg (size bytes)
+ * saying what is wrong and naming the offending byte, its offset and the
+ * valid text before it ("name is not valid UTF-8: byte 3 is 0xff, after
+ * 'job'").  The text before the byte is valid UTF-8 without controls, so
+ * msg is too.
+ */
+bool		 psync_name_check(const char *name, size_t len, char *msg,
+		    size_t size);
+
+/*
  * Length of the longest prefix of s[0..len) that is at most max bytes and
  * does not end inside a UTF-8 sequence.  Used to quote client text in
  * messages without producing invalid UTF-8.

@@ -24,7 +24,8 @@ admin_ping(struct request *rq)
 static int
 admin_hello(struct request *rq)
 {
-	const char	*name, *why;
+	const char	*name;
+	char		 why[160];
 	size_t		 len;
 	json_t		*r;
 
@@ -35,7 +36,7 @@ admin_hello(struct request *rq)
 	if (rq_opt_string(rq, "client", &name, &len) == -1 ||
 	    rq_opt_string(rq, "lifetime", &life, &lifelen) == -1)
 		return (HR_ERROR);
-	if (name != NULL && !psync_name_valid(name, len, &why))
+	if (name != NULL && !psync_name_check(name, len, why, sizeof(why)))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
 		    "field 'client': %s", why));
 	/*

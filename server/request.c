@@ -79,7 +79,7 @@ int
 rq_name(struct request *rq, const char *key, const char **name, size_t *len)
 {
 	json_t		*v;
-	const char	*why;
+	char		 why[160];
 
 	v = json_object_get(rq->json, key);
 	if (v == NULL)
@@ -90,8 +90,9 @@ rq_name(struct request *rq, const char *key, const char **name, size_t *len)
 		    "field '%s' must be a string", key), -1);
 	*name = json_string_value(v);
 	*len = json_string_length(v);
-	if (!psync_name_valid(*name, *len, &why))
-		return (rq_fail(rq, PSYNC_ERR_BAD_NAME, "%s", why), -1);
+	if (!psync_name_check(*name, *len, why, sizeof(why)))
+		return (rq_fail(rq, PSYNC_ERR_BAD_NAME, "field '%s': %s", key,
+		    why), -1);
 	return (0);
 }
 

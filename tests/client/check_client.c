@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -579,12 +580,108 @@ START_TEST(test_result_codes)
 	CK_RC(psync_lock_acquire(g, "x", 0, NULL), PSYNC_OK);
 	/* too_large: the connection is then closed: EIO after */
 	big = malloc(70000);
-	memset(big, 'n', 69999);
+	memset(big, ' ', 69999);
+	memcpy(big, "{\"op\":\"ping\"", 12);
+	big[69998] = '}';
 	big[69999] = '\0';
-	CK_RC(psync_lock_acquire(g, big, 0, NULL), PSYNC_ETOO_LARGE);
+	CK_RC(psync_send(g, big, &id), PSYNC_OK);
+	CK_RC(psync_ping(g), PSYNC_ETOO_LARGE);
 	CK_RC(psync_ping(g), PSYNC_EIO);
 	free(big);
 	psync_close(g);
+	psync_close(h);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* NaN is refused; negatives other than PSYNC_FOREVER try once. */
+START_TEST(test_timeouts_nan_and_negative)
+{
+	static const double tries[] = { -2, -1e-300, -0.5, -INFINITY,
+	    -1.0000001 };
+	struct daemon	 d;
+	psync_t		*h, *g;
+	char		*reply = NULL;
+	unsigned	 i;
+	double		 t0;
+
+	daemon_start(&d, NULL);
+	h = open_h(&d);
+	g = open_h(&d);
+	CK_RC(psync_lock_acquire(g, "T", PSYNC_FOREVER, NULL), PSYNC_OK);
+	CK_RC(psync_lock_acquire(h, "T", NAN, NULL), PSYNC_EINVAL);
+	ck_assert_ptr_nonnull(strstr(psync_errmsg(h), "NaN"));
+	CK_RC(psync_lock_acquire(h, "T", -NAN, NULL), PSYNC_EINVAL);
+	CK_RC(psync_event_wait(h, "E", NAN), PSYNC_EINVAL);
+	CK_RC(psync_recv(h, NAN, &reply, NULL), PSYNC_EINVAL);
+	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		t0 = now_s();
+		CK_RC(psync_lock_acquire(h, "T", tries[i], NULL),
+		    PSYNC_TIMEDOUT);
+		CK_RC(psync_sem_acquire(h, "none", tries[i], NULL),
+		    PSYNC_ENOT_FOUND);
+		CK_RC(psync_recv(h, tries[i], &reply, NULL), PSYNC_EAGAIN);
+		ck_assert_msg(now_s() - t0 < test_bound(1), "timeout %g "
+		    "blocked", tries[i]);
+	}
+	/* Nothing was left queued by any of them. */
+	CK_RC(psync_ping(h), PSYNC_OK);
+	CK_RC(psync_recv(h, 0, &reply, NULL), PSYNC_EAGAIN);
+	psync_close(g);
+	psync_close(h);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* A bad name is PSYNC_EBAD_NAME, named, with nothing sent. */
+START_TEST(test_bad_names_in_the_library)
+{
+	struct daemon	 d;
+	psync_t		*h;
+	char		 long_name[300];
+	uint64_t	 id;
+
+	daemon_start(&d, NULL);
+	h = open_h(&d);
+	CK_RC(psync_lock_acquire(h, "ab\xff", 0, NULL), PSYNC_EBAD_NAME);
+	ck_assert_str_eq(psync_errmsg(h), "bad name: name is not valid "
+	    "UTF-8: byte 2 is 0xff, after 'ab'");
+	CK_RC(psync_counter_add(h, "a\nb", 1, NULL), PSYNC_EBAD_NAME);
+	ck_assert_ptr_nonnull(strstr(psync_errmsg(h), "control character: "
+	    "byte 1 is 0x0a"));
+	CK_RC(psync_event_set(h, ""), PSYNC_EBAD_NAME);
+	memset(long_name, 'n', 299);
+	long_name[299] = '\0';
+	CK_RC(psync_event_set(h, long_name), PSYNC_EBAD_NAME);
+	ck_assert_ptr_nonnull(strstr(psync_errmsg(h), "255"));
+	CK_RC(psync_event_set(h, NULL), PSYNC_EINVAL);
+	CK_RC(psync_cond_wait(h, "c", "\xc3", 0, NULL), PSYNC_EBAD_NAME);
+	ck_assert_ptr_nonnull(strstr(psync_errmsg(h), "bad lock name"));
+	CK_RC(psync_hello(h, "\x01", NULL), PSYNC_EBAD_NAME);
+	{
+		char	*json = NULL;
+
+		CK_RC(psync_list(h, "\xff", &json), PSYNC_EINVAL);
+		ck_assert_ptr_nonnull(strstr(psync_errmsg(h), "prefix"));
+		ck_assert_ptr_null(json);
+	}
+	/* A request with an id of its own is refused before it is sent. */
+	CK_RC(psync_send(h, "{\"op\":\"ping\",\"id\":7}", &id), PSYNC_EINVAL);
+	ck_assert_ptr_nonnull(strstr(psync_errmsg(h), "id"));
+	CK_RC(psync_send(h, "{\"op\":\"ping\",\"\\u0069d\":7}", &id),
+	    PSYNC_EINVAL);
+	/* ...but "id" inside a value is just text. */
+	CK_RC(psync_send(h, "{\"op\":\"event.set\",\"name\":\"\\\"id\\\"\"}",
+	    &id), PSYNC_OK);
+	CK_RC(psync_ping(h), PSYNC_OK);
+	{
+		char	*reply;
+
+		CK_RC(psync_recv(h, 0, &reply, NULL), PSYNC_OK);
+		ck_assert_str_eq(reply, "{\"id\":1,\"ok\":true}");
+		free(reply);
+		CK_RC(psync_recv(h, 0, &reply, NULL), PSYNC_EAGAIN);
+	}
 	psync_close(h);
 	daemon_finish(&d);
 }
@@ -623,5 +720,7 @@ client_suite(void)
 	ADD_TEST(s, test_async_send_recv_cancel, 20);
 	ADD_TEST(s, test_result_codes, 20);
 	ADD_TEST(s, test_forbidden, 20);
+	ADD_TEST(s, test_timeouts_nan_and_negative, 20);
+	ADD_TEST(s, test_bad_names_in_the_library, 20);
 	return (s);
 }
