@@ -9,6 +9,18 @@
 
 #include "psync_proto.h"
 
+bool
+psync_line_blank(const char *line, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return (false);
+	}
+	return (true);
+}
+
 enum psync_frame
 psync_frame_next(const char *buf, size_t size, size_t max_line, bool at_eof,
     struct psync_line *line)

@@ -161,6 +161,12 @@ struct psync_line {
 enum psync_frame psync_frame_next(const char *buf, size_t size,
 		    size_t max_line, bool at_eof, struct psync_line *line);
 
+/*
+ * True if line[0..len) is blank: empty or only JSON whitespace (spaces,
+ * tabs, carriage returns).  Blank lines are ignored, not answered.
+ */
+bool		 psync_line_blank(const char *line, size_t len);
+
 /* path.c */
 
 /*

@@ -157,6 +157,31 @@ admin_list(struct request *rq)
 	return (HR_DONE);
 }
 
+/*
+ * After lock o's queue, the cond.waits that will take it back once
+ * notified: they count as its waiters (list counts them too), each with
+ * the condition it waits on.
+ */
+static void
+describe_pinning_waits(struct server *srv, const struct object *o,
+    json_t *waiters)
+{
+	struct conn	*c;
+	struct wait	*w;
+	json_t		*e;
+
+	TAILQ_FOREACH(c, &srv->conns, entry) {
+		TAILQ_FOREACH(w, &c->waits, conn_entry) {
+			if (w->lock != o || w->obj == o)
+				continue;
+			e = conn_describe(c);
+			json_object_set_new(e, "condition", json_stringn(
+			    object_name(w->obj), w->obj->namelen));
+			json_array_append_new(waiters, e);
+		}
+	}
+}
+
 static int
 admin_info(struct request *rq)
 {
@@ -172,6 +197,9 @@ admin_info(struct request *rq)
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object '%s'",
 		    quote(q, sizeof(q), name, len)));
 	d = object_describe(o, true);
+	if (o->pins > 0)
+		describe_pinning_waits(rq->srv, o,
+		    json_object_get(d, "waiters"));
 	json_object_update(rq_reply(rq), d);
 	json_decref(d);
 	return (HR_DONE);

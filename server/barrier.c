@@ -44,7 +44,7 @@ barrier_get(struct request *rq, struct object **out)
 		if (has && parties != BARRIER(o)->parties)
 			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH,
 			    "barrier '%s' exists with %u parties",
-			    quote(q, sizeof(q), object_name(o), o->namelen),
+			    QUOTE(q, o),
 			    BARRIER(o)->parties), -1);
 		*out = o;
 		return (0);
@@ -105,6 +105,8 @@ barrier_wait(struct request *rq)
 		return (HR_DONE);
 	}
 	if (timeout == 0) {
+		/* Not a refusal: the try broke it, and it stays broken. */
+		rq->created = NULL;
 		barrier_break(rq->srv, o, NULL, "a party's wait timed out");
 		return (rq_fail(rq, PSYNC_ERR_BROKEN, "timed out; the barrier "
 		    "is now broken"));

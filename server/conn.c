@@ -329,7 +329,7 @@ conn_process_input(struct conn *c, bool at_eof)
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct psync_line	 line;
 	const char		*buf;
-	size_t			 size, off = 0;
+	size_t			 size, off = 0, drained = 0;
 	json_t			*reply;
 	char			 msg[96];
 	int			 rc = 0;
@@ -360,8 +360,15 @@ conn_process_input(struct conn *c, bool at_eof)
 			goto out;
 		case PSYNC_FRAME_LINE:
 			off += line.consumed;
-			if (line.len > 0)
+			if (!psync_line_blank(line.start, line.len))
 				request_line(c, line.start, line.len);
+			/*
+			 * Handled: no longer buffered input, so that a stat
+			 * later in the same read counts only what is left.
+			 */
+			if (c->rev != NULL)
+				c->srv->input_total -= line.consumed;
+			drained += line.consumed;
 			break;
 		}
 	}
@@ -369,7 +376,7 @@ out:
 	if (evbuffer_drain(in, off) == -1)
 		rc = -1;
 	if (c->rev != NULL)
-		c->srv->input_total -= off;
+		c->srv->input_total -= off - drained;
 	return (rc);
 }
 

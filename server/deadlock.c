@@ -99,7 +99,7 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 	bool		 queued;
 
 	len = (size_t)snprintf(msg, size, "waiting for '%s' would deadlock:",
-	    quote(q, sizeof(q), object_name(o), o->namelen));
+	    QUOTE(q, o));
 	/* closer -> ... -> first blocker, walking parents back to target. */
 	for (x = s->closer; x != s->target && x != NULL; x = x->graph_parent)
 		if (n < sizeof(path) / sizeof(path[0]))
@@ -112,7 +112,7 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 		len += (size_t)snprintf(msg + len, size - len,
 		    " session %llu waits for '%s' %s session %llu,",
 		    (unsigned long long)x->session,
-		    quote(q, sizeof(q), object_name(via), via->namelen),
+		    QUOTE(q, via),
 		    queued ? "queued behind" : "held by",
 		    (unsigned long long)path[i - 1]->session);
 		x = path[i - 1];
@@ -163,7 +163,7 @@ found:
 		snprintf(msg, size, "session %llu already %s '%s'",
 		    (unsigned long long)c->session,
 		    s.closer_queued ? "waits for" : "holds",
-		    quote(q, sizeof(q), object_name(o), o->namelen));
+		    QUOTE(q, o));
 	} else
 		describe_cycle(&s, o, msg, size);
 	return (1);

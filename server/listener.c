@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "request.h"
 #include "server.h"
 #include "systemd.h"
 
@@ -218,12 +220,89 @@ listener_start(struct server *srv, int fd, char *cause, size_t size)
 	return (0);
 }
 
-/* Send one unasked error line to a refused peer and close it. */
+/*
+ * A refused peer whose input is drained before the close: closing a
+ * socket with unread input resets it, and the peer (socat, mid-send)
+ * would get EPIPE and never read its one line.  At most REFUSED_MAX at a
+ * time, each for at most REFUSED_LINGER_SECS.
+ */
+struct refused {
+	TAILQ_ENTRY(refused)	 entry;
+	struct server		*srv;
+	struct event		*ev;
+	int			 fd;
+};
+
+#define REFUSED_MAX		64
+#define REFUSED_LINGER_SECS	1
+
 static void
-listener_refuse(evutil_socket_t fd, const char *line)
+refused_close(struct refused *r)
 {
-	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
-		log_debug("listener_refuse: send: %s", strerror(errno));
+	TAILQ_REMOVE(&r->srv->refused, r, entry);
+	r->srv->nrefused--;
+	event_free(r->ev);
+	if (close(r->fd) == -1)
+		log_warn("listener: close a refused peer: %s", strerror(errno));
+	free(r);
+}
+
+/* Drop what the refused peer sends; close at its EOF or the deadline. */
+static void
+refused_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct refused	*r = arg;
+	char		 buf[4096];
+	ssize_t		 n;
+
+	if (what & EV_TIMEOUT) {
+		refused_close(r);
+		return;
+	}
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		;
+	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		refused_close(r);
+}
+
+/*
+ * Send one unasked error line to a refused peer, shut our side, drain
+ * its input for a moment, then close.
+ */
+static void
+listener_refuse(struct server *srv, evutil_socket_t fd, enum psync_err err,
+    const char *msg)
+{
+	struct timeval	 tv = { REFUSED_LINGER_SECS, 0 };
+	struct refused	*r;
+	json_t		*reply;
+	char		 line[512];
+	size_t		 n;
+
+	reply = reply_new_error(NULL, err, msg);
+	n = json_dumpb(reply, line, sizeof(line) - 1, JSON_COMPACT);
+	json_decref(reply);
+	if (n > 0 && n < sizeof(line) - 1) {
+		line[n++] = '\n';
+		if (send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+			log_debug("listener_refuse: send: %s",
+			    strerror(errno));
+	}
+	if (shutdown(fd, SHUT_WR) == 0 && srv->nrefused < REFUSED_MAX &&
+	    (r = calloc(1, sizeof(*r))) != NULL) {
+		r->srv = srv;
+		r->fd = fd;
+		r->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+		    refused_cb, r);
+		if (r->ev != NULL && event_add(r->ev, &tv) == 0) {
+			TAILQ_INSERT_TAIL(&srv->refused, r, entry);
+			srv->nrefused++;
+			return;
+		}
+		if (r->ev != NULL)
+			event_free(r->ev);
+		free(r);
+	}
 	if (close(fd) == -1)
 		log_warn("listener_refuse: close: %s", strerror(errno));
 }
@@ -256,6 +335,7 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct server	*srv = arg;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
+	char		 msg[160];
 
 	(void)l;
 	(void)sa;
@@ -271,8 +351,10 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		    "uid %lu gid %lu: not in --allow-uid/--allow-gid",
 		    (long)cred.pid, (unsigned long)cred.uid,
 		    (unsigned long)cred.gid);
-		listener_refuse(fd, "{\"ok\":false,\"error\":\"forbidden\","
-		    "\"message\":\"this uid/gid may not use psyncd\"}\n");
+		snprintf(msg, sizeof(msg), "uid %lu (gid %lu) may not use this "
+		    "psyncd: it is not in --allow-uid or --allow-gid",
+		    (unsigned long)cred.uid, (unsigned long)cred.gid);
+		listener_refuse(srv, fd, PSYNC_ERR_FORBIDDEN, msg);
 		return;
 	}
 	if (srv->nconns >= srv->cfg.max_connections) {
@@ -280,8 +362,9 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		    "(%u) reached; refusing pid %ld uid %lu",
 		    srv->cfg.max_connections, (long)cred.pid,
 		    (unsigned long)cred.uid);
-		listener_refuse(fd, "{\"ok\":false,\"error\":\"limit\","
-		    "\"message\":\"connection limit reached\"}\n");
+		snprintf(msg, sizeof(msg), "connection limit reached: %u "
+		    "connections (--max-connections)", srv->nconns);
+		listener_refuse(srv, fd, PSYNC_ERR_LIMIT, msg);
 		return;
 	}
 	conn_new(srv, fd, cred.pid, cred.uid, cred.gid);
@@ -333,6 +416,8 @@ void
 listener_cleanup(struct server *srv)
 {
 	listener_close(srv);
+	while (!TAILQ_EMPTY(&srv->refused))
+		refused_close(TAILQ_FIRST(&srv->refused));
 	if (srv->accept_retry != NULL) {
 		event_free(srv->accept_retry);
 		srv->accept_retry = NULL;

@@ -66,11 +66,11 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 			return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
 			    "session %llu already holds lock '%s'",
 			    (unsigned long long)rq->conn->session,
-			    quote(q, sizeof(q), object_name(o), o->namelen)));
+			    QUOTE(q, o)));
 		if (l->hold.count == UINT32_MAX)
 			return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED,
 			    "rlock '%s' is at its maximum depth",
-			    quote(q, sizeof(q), object_name(o), o->namelen)));
+			    QUOTE(q, o)));
 		l->hold.count++;	/* re-entry keeps the hold's token */
 		grant_fields(r, l);
 		return (HR_DONE);

@@ -56,6 +56,7 @@ object_create(struct request *rq, const struct objtype *t)
 	}
 	/* Settle it even if the request fails from here on. */
 	object_touch(srv, o);
+	rq->created = o;
 	return (o);
 }
 
@@ -194,7 +195,9 @@ object_describe(const struct object *o, bool full)
 	json_object_set_new(d, "type", json_string(o->type->name));
 	if (!full) {
 		json_object_set_new(d, "holders", json_integer(o->nholders));
-		json_object_set_new(d, "waiters", json_integer(o->nwaiters));
+		/* A cond.wait that will take the lock back waits on it too. */
+		json_object_set_new(d, "waiters",
+		    json_integer(o->nwaiters + o->pins));
 	} else {
 		list = json_array();
 		TAILQ_FOREACH(h, &o->holders, obj_entry) {

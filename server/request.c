@@ -222,6 +222,7 @@ void
 request_line(struct conn *c, const char *line, size_t len)
 {
 	struct request	 rq;
+	struct object	*o;
 	json_t		*reply;
 	int		 r;
 
@@ -241,6 +242,14 @@ request_line(struct conn *c, const char *line, size_t len)
 	case HR_PENDING:
 		break;
 	default:
+		/*
+		 * A refused request creates nothing: a semaphore made from
+		 * its parameters before the release or the pending limit
+		 * refused it goes again.
+		 */
+		if ((o = rq.created) != NULL && o->nholders == 0 &&
+		    o->nwaiters == 0 && o->pins == 0)
+			object_destroy(rq.srv, o);
 		reply = reply_new_error(rq.id, rq.err, rq.msg);
 		conn_send(c, reply);
 		json_decref(reply);

@@ -32,6 +32,7 @@ struct request {
 	json_t		*id;		/* borrowed from json, or NULL */
 	enum psync_op	 op;
 	json_t		*reply;		/* created by rq_reply(), owned */
+	struct object	*created;	/* by this request: undone if it fails */
 	enum psync_err	 err;
 	char		 msg[320];
 };
@@ -67,5 +68,8 @@ json_t		*reply_new_error(json_t *id, enum psync_err err,
 
 /* Copy s[0..len) into buf as a message-safe quote (UTF-8, truncated). */
 const char	*quote(char *buf, size_t size, const char *s, size_t len);
+
+/* The name of object o quoted into the array buf. */
+#define QUOTE(buf, o)	quote((buf), sizeof(buf), object_name(o), (o)->namelen)
 
 #endif

@@ -87,7 +87,7 @@ rwlock_acquire(struct request *rq)
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
 		    "session %llu already holds rwlock '%s' for %s",
 		    (unsigned long long)rq->conn->session,
-		    quote(q, sizeof(q), object_name(o), o->namelen),
+		    QUOTE(q, o),
 		    mode_name(h->mode)));
 	r = rq_reply(rq);
 	if (TAILQ_EMPTY(&o->waiters) && can_grant(o, mode)) {

@@ -23,6 +23,7 @@ struct sem {
 	struct object	obj;
 	json_int_t	value;
 	json_int_t	initial;
+	json_int_t	held;		/* units held by connections, in all */
 	bool		bounded;
 };
 
@@ -54,7 +55,7 @@ sem_get(struct request *rq, struct object **out)
 		    bounded != SEM(o)->bounded))
 			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH,
 			    "semaphore '%s' exists with value %lld%s",
-			    quote(q, sizeof(q), object_name(o), o->namelen),
+			    QUOTE(q, o),
 			    (long long)SEM(o)->initial,
 			    SEM(o)->bounded ? ", bounded" : ""), -1);
 		*out = o;
@@ -89,6 +90,7 @@ sem_take(struct object *o, struct conn *c)
 	}
 	h->count++;
 	SEM(o)->value--;
+	SEM(o)->held++;
 }
 
 /*
@@ -158,16 +160,27 @@ sem_release(struct request *rq)
 		    "field 'n' must be from 1 to 2^53"));
 	if (sem_get(rq, &o) == -1)
 		return (HR_ERROR);
-	if (SEM(o)->value + n > (SEM(o)->bounded ? SEM(o)->initial :
-	    SEM_VALUE_MAX))
+	h = hold_find(o, rq->conn);
+	give = h == NULL ? 0 : n < h->count ? n : h->count;
+	/*
+	 * Units held count toward a bounded semaphore's bound: a plain
+	 * signal while another holds one of a BoundedSemaphore(1) would
+	 * otherwise let a second holder in.
+	 */
+	if (SEM(o)->bounded && SEM(o)->value + SEM(o)->held + (n - give) >
+	    SEM(o)->initial)
+		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "releasing %lld "
+		    "unit%s of bounded semaphore '%s' would exceed its initial "
+		    "value %lld (value %lld, %lld held%s)", (long long)n,
+		    n == 1 ? "" : "s", QUOTE(q, o), (long long)SEM(o)->initial,
+		    (long long)SEM(o)->value, (long long)SEM(o)->held,
+		    give > 0 ? ", yours included" : ""));
+	if (!SEM(o)->bounded && SEM(o)->value + n > SEM_VALUE_MAX)
 		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "semaphore '%s' "
-		    "would exceed %s%lld", quote(q, sizeof(q), object_name(o),
-		    o->namelen), SEM(o)->bounded ? "its initial value " : "",
-		    (long long)(SEM(o)->bounded ? SEM(o)->initial :
-		    SEM_VALUE_MAX)));
-	if ((h = hold_find(o, rq->conn)) != NULL) {
-		give = n < h->count ? n : h->count;
+		    "would exceed 2^53", QUOTE(q, o)));
+	if (h != NULL) {
 		h->count -= (uint32_t)give;
+		SEM(o)->held -= give;
 		if (h->count == 0) {
 			hold_unlink(rq->srv, h);
 			free(h);
@@ -194,10 +207,9 @@ sem_value(struct request *rq)
 static void
 sem_hold_lost(struct server *srv, struct object *o, struct hold *h)
 {
+	/* value + held <= initial holds for a bounded one: no clamp. */
 	SEM(o)->value += h->count;
-	/* Plain signals may have filled a bounded one meanwhile. */
-	if (SEM(o)->bounded && SEM(o)->value > SEM(o)->initial)
-		SEM(o)->value = SEM(o)->initial;
+	SEM(o)->held -= h->count;
 	hold_unlink(srv, h);
 	free(h);
 }

@@ -51,6 +51,7 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->doomed);
 	TAILQ_INIT(&srv->flushq);
+	TAILQ_INIT(&srv->refused);
 	if (clock_gettime(CLOCK_MONOTONIC, &srv->started) == -1) {
 		snprintf(cause, size, "clock_gettime: %s", strerror(errno));
 		return (-1);

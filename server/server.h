@@ -26,6 +26,8 @@ struct evconnlistener;
 
 #define CONFIG_ALLOW_MAX	64
 
+TAILQ_HEAD(refused_list, refused);
+
 struct config {
 	char		 socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool		 socket_per_user;	/* a private fallback dir */
@@ -55,6 +57,8 @@ struct server {
 	int			 lock_fd;	/* flock'd beside the socket */
 	bool			 bound;		/* we own the socket path */
 	struct log_limit	 refusals;	/* forbidden, limit at accept */
+	struct refused_list	 refused;	/* draining before the close */
+	unsigned		 nrefused;
 
 	/* systemd.c */
 	int			 notify_fd;	/* -1: no $NOTIFY_SOCKET */

@@ -255,6 +255,17 @@ step_lock_release(struct model *m, int c, int k)
 	lock_handoff(m, k);
 }
 
+/* Semaphore units held by all connections. */
+static int
+held_units(const struct model *m)
+{
+	int	c, n = 0;
+
+	for (c = 0; c < NCONN; c++)
+		n += m->c[c].units;
+	return (n);
+}
+
 static void
 step_sem(struct model *m, int c)
 {
@@ -269,7 +280,9 @@ step_sem(struct model *m, int c)
 		snprintf(line, sizeof(line), "{\"op\":\"sem.release\","
 		    "\"name\":\"S\",\"id\":%d}", id);
 		tc_send(m->c[c].t, line);
-		if (m->sem + 1 > SEM_INIT) {
+		/* Units held count toward the bound, the caller's aside. */
+		if (m->sem + held_units(m) - (m->c[c].units > 0) + 1 >
+		    SEM_INIT) {
 			r = tc_reply(m->c[c].t);
 			ck_err(r, "would_exceed");
 			json_decref(r);
@@ -379,9 +392,6 @@ step_kill(struct model *m, int c, const char *sock)
 		q_remove(m->semq, &m->semqlen, c);
 	m->c[c].pend = P_NONE;
 	m->sem += m->c[c].units;
-	/* Plain signals may have filled the bounded semaphore meanwhile. */
-	if (m->sem > SEM_INIT)
-		m->sem = SEM_INIT;
 	m->c[c].units = 0;
 	for (k = 0; k < NLOCK; k++) {
 		if (m->holder[k] == c) {

@@ -25,6 +25,7 @@ main(void)
 	srunner_add_suite(sr, primitives_int_suite());
 	srunner_add_suite(sr, model_suite());
 	srunner_add_suite(sr, fork_suite());
+	srunner_add_suite(sr, contract_suite());
 	srunner_add_suite(sr, client_suite());
 	srunner_add_suite(sr, systemd_suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -141,6 +141,7 @@ Suite	*event_suite(void);
 Suite	*input_suite(void);
 Suite	*limits_suite(void);
 Suite	*fork_suite(void);
+Suite	*contract_suite(void);
 
 /* Add a test case named after the function with a scaled timeout. */
 void	 add_test(Suite *, const char *name, const TTest *fn, double secs);

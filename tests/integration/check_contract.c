@@ -1,0 +1,251 @@
+/*
+ * check_contract.c -- PROTOCOL.md to the letter: the places where the
+ * daemon once did something else.  Each test failed before its fix.
+ */
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* A call whose reply must be ok; returns it. */
+static json_t *
+ok_call(struct tc *t, const char *line)
+{
+	json_t	*r = tc_call(t, line);
+
+	ck_ok(r);
+	return (r);
+}
+
+/* Assert name is not an object. */
+static void
+expect_missing(struct tc *t, const char *name)
+{
+	char	 line[128];
+	json_t	*r;
+
+	snprintf(line, sizeof(line), "{\"op\":\"info\",\"name\":\"%s\"}", name);
+	r = tc_call(t, line);
+	ck_err(r, "not_found");
+	json_decref(r);
+}
+
+/*
+ * A bounded semaphore of 1 held by Z: a release from C, which holds
+ * nothing, would make a second holder possible; it is would_exceed.
+ */
+START_TEST(test_bounded_sem_counts_held_units)
+{
+	struct daemon	 d;
+	struct tc	*z, *c, *dd;
+	json_t		*r;
+
+	daemon_start(&d, NULL);
+	z = tc_open(d.sock);
+	c = tc_open(d.sock);
+	dd = tc_open(d.sock);
+	r = ok_call(z, "{\"op\":\"sem.acquire\",\"name\":\"b1\",\"value\":1,"
+	    "\"bounded\":true}");
+	ck_assert(j_bool(r, "acquired"));
+	json_decref(r);
+	r = tc_call(c, "{\"op\":\"sem.release\",\"name\":\"b1\"}");
+	ck_err(r, "would_exceed");
+	ck_assert_ptr_nonnull(strstr(j_str(r, "message"), "'b1'"));
+	ck_assert_ptr_nonnull(strstr(j_str(r, "message"), "1 held"));
+	json_decref(r);
+	r = ok_call(dd, "{\"op\":\"sem.acquire\",\"name\":\"b1\",\"timeout\":0}");
+	ck_assert(!j_bool(r, "acquired"));
+	ck_assert_int_eq(j_int(r, "value"), 0);
+	json_decref(r);
+	/* The holder's own release is fine, and then it is full again. */
+	r = ok_call(z, "{\"op\":\"sem.release\",\"name\":\"b1\"}");
+	ck_assert_int_eq(j_int(r, "value"), 1);
+	json_decref(r);
+	r = tc_call(c, "{\"op\":\"sem.release\",\"name\":\"b1\"}");
+	ck_err(r, "would_exceed");
+	json_decref(r);
+	/* An unbounded one still takes plain signals, as in Python. */
+	json_decref(ok_call(z, "{\"op\":\"sem.acquire\",\"name\":\"u1\","
+	    "\"value\":1}"));
+	r = ok_call(c, "{\"op\":\"sem.release\",\"name\":\"u1\"}");
+	ck_assert_int_eq(j_int(r, "value"), 1);
+	json_decref(r);
+	tc_close(z);
+	tc_close(c);
+	tc_close(dd);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* A refused request creates nothing. */
+START_TEST(test_refused_requests_create_nothing)
+{
+	struct daemon	 d;
+	struct tc	*t, *o;
+	json_t		*r;
+
+	daemon_start(&d, "--max-pending", "1", NULL);
+	t = tc_open(d.sock);
+	o = tc_open(d.sock);
+	r = tc_call(t, "{\"op\":\"sem.release\",\"name\":\"r-pool\","
+	    "\"value\":1,\"bounded\":true}");
+	ck_err(r, "would_exceed");
+	json_decref(r);
+	expect_missing(o, "r-pool");
+	/* One pending allowed: the next blocking request is refused. */
+	tc_send(t, "{\"op\":\"event.wait\",\"name\":\"e\",\"id\":1}");
+	r = tc_call(t, "{\"op\":\"sem.acquire\",\"name\":\"s0\",\"value\":0}");
+	ck_err(r, "limit");
+	json_decref(r);
+	r = tc_call(t, "{\"op\":\"barrier.wait\",\"name\":\"b3\","
+	    "\"parties\":3}");
+	ck_err(r, "limit");
+	json_decref(r);
+	expect_missing(o, "s0");
+	expect_missing(o, "b3");
+	r = ok_call(o, "{\"op\":\"stat\"}");
+	ck_assert_int_eq(j_int(r, "objects"), 1);		/* the event */
+	json_decref(r);
+	/* A parameter mismatch on a new name cannot happen; a bad one: */
+	r = tc_call(t, "{\"op\":\"sem.acquire\",\"name\":\"s1\",\"value\":-1}");
+	ck_err(r, "bad_request");
+	json_decref(r);
+	expect_missing(o, "s1");
+	tc_close(t);
+	tc_close(o);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* Blank lines, whitespace only included, get no reply at all. */
+START_TEST(test_blank_lines_ignored)
+{
+	struct daemon	 d;
+	struct tc	*t;
+	json_t		*r;
+	bool		 eof;
+	static const char lines[] = "   \n\t\n \t \r\n\n{\"op\":\"ping\","
+	    "\"id\":1}\n  ";
+
+	daemon_start(&d, NULL);
+	t = tc_open(d.sock);
+	tc_send_raw(t, lines, sizeof(lines) - 1);
+	ck_assert_int_eq(shutdown(t->fd, SHUT_WR), 0);
+	r = tc_reply(t);
+	ck_assert_int_eq(j_int(r, "id"), 1);
+	json_decref(r);
+	/* The final "  " before end of input is blank too. */
+	r = tc_recv(t, 10, &eof);
+	ck_assert_msg(r == NULL && eof, "unexpected: %s", j_dump(r));
+	tc_close(t);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* A lock that a pending cond.wait will take back counts as waited on. */
+START_TEST(test_cond_wait_counts_as_lock_waiter)
+{
+	struct daemon	 d;
+	struct tc	*t, *o;
+	json_t		*r, *objs, *waiters;
+
+	daemon_start(&d, NULL);
+	t = tc_open(d.sock);
+	o = tc_open(d.sock);
+	json_decref(ok_call(t, "{\"op\":\"lock.acquire\",\"name\":\"cl\"}"));
+	tc_send(t, "{\"op\":\"cond.wait\",\"name\":\"cv\",\"lock\":\"cl\","
+	    "\"id\":1}");
+	json_decref(ok_call(t, "{\"op\":\"ping\"}"));
+	r = ok_call(o, "{\"op\":\"list\",\"prefix\":\"cl\"}");
+	objs = json_object_get(r, "objects");
+	ck_assert_uint_eq(json_array_size(objs), 1);
+	ck_assert_int_eq(j_int(json_array_get(objs, 0), "waiters"), 1);
+	ck_assert_int_eq(j_int(json_array_get(objs, 0), "holders"), 0);
+	json_decref(r);
+	r = ok_call(o, "{\"op\":\"info\",\"name\":\"cl\"}");
+	waiters = json_object_get(r, "waiters");
+	ck_assert_uint_eq(json_array_size(waiters), 1);
+	ck_assert_str_eq(j_str(json_array_get(waiters, 0), "condition"), "cv");
+	json_decref(r);
+	r = tc_call(o, "{\"op\":\"delete\",\"name\":\"cl\"}");
+	ck_err(r, "busy");
+	ck_assert_ptr_nonnull(strstr(j_str(r, "message"), "1 waiter"));
+	json_decref(r);
+	tc_close(t);
+	tc_close(o);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* input_buffered counts what is not yet handled: the stat line only. */
+START_TEST(test_input_buffered_after_handled_lines)
+{
+	static const char batch[] = "{\"op\":\"ping\"}\n{\"op\":\"ping\"}\n"
+	    "{\"op\":\"ping\"}\n{\"op\":\"stat\"}\n";
+	struct daemon	 d;
+	struct tc	*t;
+	json_t		*r;
+	int		 i;
+
+	daemon_start(&d, NULL);
+	t = tc_open(d.sock);
+	tc_send_raw(t, batch, sizeof(batch) - 1);
+	for (i = 0; i < 3; i++)
+		json_decref(tc_reply(t));
+	r = tc_reply(t);
+	ck_assert_int_eq(j_int(r, "input_buffered"), 14);
+	json_decref(r);
+	tc_close(t);
+	daemon_finish(&d);
+}
+END_TEST
+
+/*
+ * A refused peer still sending (socat with its input) must be able to
+ * finish its writes and read its line: no EPIPE, no reset.
+ */
+START_TEST(test_refusal_line_survives_unread_input)
+{
+	enum { JUNK = 256 << 10 };
+	struct daemon	 d;
+	struct tc	*t;
+	json_t		*r;
+	char		*junk;
+	int		 i;
+
+	junk = malloc(JUNK);
+	memset(junk, ' ', JUNK);
+	daemon_start(&d, "--allow-uid", "4242424", NULL);
+	for (i = 0; i < 10; i++) {
+		t = tc_open(d.sock);
+		tc_send_raw(t, junk, JUNK);	/* fails on EPIPE */
+		r = tc_reply(t);
+		ck_err(r, "forbidden");
+		ck_assert_ptr_nonnull(strstr(j_str(r, "message"),
+		    "--allow-uid"));
+		json_decref(r);
+		tc_expect_eof(t);
+		tc_close(t);
+	}
+	free(junk);
+	daemon_finish(&d);
+}
+END_TEST
+
+Suite *
+contract_suite(void)
+{
+	Suite	*s = suite_create("contract");
+
+	ADD_TEST(s, test_bounded_sem_counts_held_units, 20);
+	ADD_TEST(s, test_refused_requests_create_nothing, 20);
+	ADD_TEST(s, test_blank_lines_ignored, 20);
+	ADD_TEST(s, test_cond_wait_counts_as_lock_waiter, 20);
+	ADD_TEST(s, test_input_buffered_after_handled_lines, 20);
+	ADD_TEST(s, test_refusal_line_survives_unread_input, 20);
+	return (s);
+}
