@@ -239,20 +239,41 @@ stash_clear(psync_t *h)
 	h->stash_tail = &h->stash;
 }
 
+/* The message of a failed connect to path, in errbuf (may be NULL). */
+static void
+connect_failed(char *errbuf, size_t size, const char *path, int err)
+{
+	if (errbuf == NULL || size == 0)
+		return;
+	snprintf(errbuf, size, "cannot connect to %s: %s%s", path,
+	    strerror(err), err == ENOENT || err == ECONNREFUSED ?
+	    " (is psyncd running there?)" : err == EACCES ?
+	    " (is this user in the socket's group?)" : "");
+}
+
 PSYNC_EXPORT psync_t *
-psync_connect(const char *path)
+psync_connect_err(const char *path, char *errbuf, size_t size)
 {
 	psync_t	*h;
 	int	 err;
 
-	if ((h = calloc(1, sizeof(*h))) == NULL)
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		connect_failed(errbuf, size, "psyncd", ENOMEM);
+		errno = ENOMEM;
 		return (NULL);
+	}
 	if (psync_socket_path(path, h->path, sizeof(h->path), NULL) == -1) {
+		if (errbuf != NULL && size > 0)
+			snprintf(errbuf, size, "socket path too long: %s",
+			    path != NULL ? path : "$PSYNC_SOCKET or the "
+			    "default");
 		free(h);
+		errno = ENAMETOOLONG;
 		return (NULL);
 	}
 	if (handle_connect(h) == -1) {
 		err = errno;
+		connect_failed(errbuf, size, h->path, err);
 		free(h);
 		errno = err;
 		return (NULL);
@@ -260,6 +281,12 @@ psync_connect(const char *path)
 	h->pid = getpid();
 	h->stash_tail = &h->stash;
 	return (h);
+}
+
+PSYNC_EXPORT psync_t *
+psync_connect(const char *path)
+{
+	return (psync_connect_err(path, NULL, 0));
 }
 
 PSYNC_EXPORT void
@@ -293,9 +320,10 @@ psync_reconnect(psync_t *h)
 	disconnect(h);
 	h->pid = getpid();
 	h->errmsg[0] = '\0';
-	if (handle_connect(h) == -1)
-		return (fail(h, PSYNC_EIO, "connect %s: %s", h->path,
-		    strerror(errno)));
+	if (handle_connect(h) == -1) {
+		connect_failed(h->errmsg, sizeof(h->errmsg), h->path, errno);
+		return (PSYNC_EIO);
+	}
 	return (PSYNC_OK);
 }
 
@@ -342,10 +370,13 @@ send_all(psync_t *h, const char *buf, size_t len)
 			if (errno == EINTR)
 				continue;
 			if (errno == EPIPE || errno == ECONNRESET)
-				return (fail(h, PSYNC_EIO, "send: %s",
+				return (fail(h, PSYNC_EIO, "psyncd at %s "
+				    "closed the connection (%s)", h->path,
 				    strerror(errno)));
+			n = errno;
 			disconnect(h);
-			return (fail(h, PSYNC_EIO, "send: %s", strerror(errno)));
+			return (fail(h, PSYNC_EIO, "writing to psyncd at %s: %s",
+			    h->path, strerror((int)n)));
 		}
 		buf += n;
 		len -= (size_t)n;
@@ -447,9 +478,15 @@ read_line(psync_t *h, double timeout, bool intr, char **line, size_t *len)
 		}
 		if (n == -1 && errno == EAGAIN)
 			continue;
+		if (n == 0) {
+			disconnect(h);
+			return (fail(h, PSYNC_EIO, "psyncd at %s closed the "
+			    "connection", h->path));
+		}
+		n = errno;
 		disconnect(h);
-		return (fail(h, PSYNC_EIO, n == 0 ? "psyncd closed the "
-		    "connection" : "recv: %s", strerror(errno)));
+		return (fail(h, PSYNC_EIO, "reading from psyncd at %s: %s",
+		    h->path, strerror((int)n)));
 	}
 }
 

@@ -122,6 +122,15 @@ typedef struct psync psync_t;		/* opaque: one connection */
  */
 psync_t		*psync_connect(const char *path) PSYNC_WARN_UNUSED;
 
+/*
+ * psync_connect, with a message for a person when it fails: errbuf (size
+ * bytes; may be NULL) gets the path tried and why, as in "cannot connect
+ * to /run/psync/psyncd.sock: No such file or directory (is psyncd
+ * running there?)".  errno as psync_connect sets it.
+ */
+psync_t		*psync_connect_err(const char *path, char *errbuf, size_t size)
+		    PSYNC_WARN_UNUSED;
+
 /* Close the connection (releasing what it holds) and free h.  NULL: no-op. */
 void		 psync_close(psync_t *h);
 

@@ -99,6 +99,12 @@ enum psync_err {
  */
 enum psync_op	 psync_op_lookup(const char *name, size_t len);
 
+/*
+ * The op whose wire name is nearest to name[0..len) by edit distance
+ * (the first of equals, in table order), for "did you mean" messages.
+ */
+enum psync_op	 psync_op_nearest(const char *name, size_t len);
+
 /* The wire name of op, or NULL if op is out of range. */
 const char	*psync_op_name(enum psync_op op);
 

@@ -216,7 +216,7 @@ delete_pinning_waits(struct server *srv, struct object *o)
 		for (w = TAILQ_FIRST(&c->waits); w != NULL; w = next) {
 			next = TAILQ_NEXT(w, conn_entry);
 			if (w->lock == o)
-				wait_end(srv, w, WAIT_DELETED);
+				wait_end(srv, w, WAIT_LOCK_DELETED);
 		}
 	}
 }
@@ -239,10 +239,11 @@ admin_delete(struct request *rq)
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object '%s'",
 		    quote(q, sizeof(q), name, len)));
 	if (!force && (o->nholders > 0 || o->nwaiters > 0 || o->pins > 0))
-		return (rq_fail(rq, PSYNC_ERR_BUSY, "%s '%s' has %u holders "
-		    "and %u waiters; use force to delete it", o->type->name,
+		return (rq_fail(rq, PSYNC_ERR_BUSY, "%s '%s' has %u holder%s "
+		    "and %u waiter%s; use force to delete it", o->type->name,
 		    quote(q, sizeof(q), name, len), o->nholders,
-		    o->nwaiters + o->pins));
+		    o->nholders == 1 ? "" : "s", o->nwaiters + o->pins,
+		    o->nwaiters + o->pins == 1 ? "" : "s"));
 	/* cond.waits that would re-acquire a lock pin it: they go too. */
 	if (o->pins > 0)
 		delete_pinning_waits(rq->srv, o);

@@ -8,6 +8,8 @@
  * party included (as in Python); so does a party's death; a cancelled wait
  * only withdraws its party.
  */
+#include <stdio.h>
+
 #include "conn.h"
 #include "object.h"
 #include "request.h"
@@ -20,6 +22,7 @@ struct barrier {
 	struct object	obj;
 	uint32_t	parties;
 	bool		broken;
+	char		why[96];	/* what broke it, for later waits */
 };
 
 #define BARRIER(o)	((struct barrier *)(o))
@@ -65,19 +68,39 @@ barrier_get(struct request *rq, struct object **out)
 	return (0);
 }
 
-/* Fail every waiter but skip with "broken". */
+/*
+ * Break o for why (what happened, naming who: "session 4 (pid 77)
+ * disconnected"): every waiter but skip gets broken, and so does every
+ * wait until a reset, each told why.
+ */
 static void
 barrier_break(struct server *srv, struct object *o, struct wait *skip,
     const char *why)
 {
 	struct wait	*w, *next;
+	char		 msg[256], q[96];
 
 	BARRIER(o)->broken = true;
+	snprintf(BARRIER(o)->why, sizeof(BARRIER(o)->why), "%s", why);
+	snprintf(msg, sizeof(msg), "barrier '%s' is broken: %s", QUOTE(q, o),
+	    why);
 	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, obj_entry);
 		if (w != skip)
-			wait_fail(srv, w, PSYNC_ERR_BROKEN, why);
+			wait_fail(srv, w, PSYNC_ERR_BROKEN, msg);
 	}
+}
+
+/* Break o because of c's doing: why is what c did. */
+static void
+barrier_break_by(struct server *srv, struct object *o, struct wait *skip,
+    const struct conn *c, const char *did)
+{
+	char	who[48], why[96];
+
+	snprintf(why, sizeof(why), "%s %s", conn_who(c, who, sizeof(who)),
+	    did);
+	barrier_break(srv, o, skip, why);
 }
 
 static int
@@ -88,11 +111,14 @@ barrier_wait(struct request *rq)
 	double		 timeout;
 	json_int_t	 index = 0;
 	json_t		*r;
+	char		 q[96];
 
 	if (rq_timeout(rq, &timeout) == -1 || barrier_get(rq, &o) == -1)
 		return (HR_ERROR);
 	if (BARRIER(o)->broken)
-		return (rq_fail(rq, PSYNC_ERR_BROKEN, "the barrier is broken"));
+		return (rq_fail(rq, PSYNC_ERR_BROKEN, "barrier '%s' is broken "
+		    "(%s); reset it to use it again", QUOTE(q, o),
+		    BARRIER(o)->why));
 	if (o->nwaiters + 1 >= BARRIER(o)->parties) {
 		/* The last arrival: everyone leaves together. */
 		while ((w = TAILQ_FIRST(&o->waiters)) != NULL) {
@@ -107,11 +133,14 @@ barrier_wait(struct request *rq)
 	if (timeout == 0) {
 		/* Not a refusal: the try broke it, and it stays broken. */
 		rq->created = NULL;
-		barrier_break(rq->srv, o, NULL, "a party's wait timed out");
-		return (rq_fail(rq, PSYNC_ERR_BROKEN, "timed out; the barrier "
-		    "is now broken"));
+		rq_fail(rq, PSYNC_ERR_BROKEN, "timed out: %u of %u parties "
+		    "were waiting; barrier '%s' is now broken", o->nwaiters,
+		    BARRIER(o)->parties, QUOTE(q, o));
+		barrier_break_by(rq->srv, o, NULL, rq->conn,
+		    "tried with timeout 0 and did not wait");
+		return (HR_ERROR);
 	}
-	if (object_check_pending(rq) == -1)
+	if (object_check_pending(rq, &barrier_type) == -1)
 		return (HR_ERROR);
 	wait_new(rq, o, timeout, 0);
 	return (HR_PENDING);
@@ -124,7 +153,7 @@ barrier_abort(struct request *rq)
 
 	if (barrier_get(rq, &o) == -1)
 		return (HR_ERROR);
-	barrier_break(rq->srv, o, NULL, "the barrier was aborted");
+	barrier_break_by(rq->srv, o, NULL, rq->conn, "aborted it");
 	rq_reply(rq);
 	return (HR_DONE);
 }
@@ -136,7 +165,7 @@ barrier_reset(struct request *rq)
 
 	if (barrier_get(rq, &o) == -1)
 		return (HR_ERROR);
-	barrier_break(rq->srv, o, NULL, "the barrier was reset");
+	barrier_break_by(rq->srv, o, NULL, rq->conn, "reset it");
 	BARRIER(o)->broken = false;
 	rq_reply(rq);
 	return (HR_DONE);
@@ -164,9 +193,14 @@ barrier_info(struct request *rq)
 static void
 barrier_timed_out(struct server *srv, struct wait *w)
 {
-	barrier_break(srv, w->obj, w, "a party's wait timed out");
-	wait_fail(srv, w, PSYNC_ERR_BROKEN, "timed out; the barrier is now "
-	    "broken");
+	struct object	*o = w->obj;
+	char		 msg[256], q[96];
+
+	snprintf(msg, sizeof(msg), "timed out: %u of %u parties were "
+	    "waiting; barrier '%s' is now broken", o->nwaiters,
+	    BARRIER(o)->parties, QUOTE(q, o));
+	barrier_break_by(srv, o, w, w->conn, "timed out waiting");
+	wait_fail(srv, w, PSYNC_ERR_BROKEN, msg);
 }
 
 /* A party's death breaks the barrier; a cancel only withdraws it. */
@@ -174,7 +208,8 @@ static void
 barrier_wait_left(struct server *srv, struct wait *w, int why)
 {
 	if (why == WAIT_CONN_LOST)
-		barrier_break(srv, w->obj, w, "a party disconnected");
+		barrier_break_by(srv, w->obj, w, w->conn,
+		    "left: its connection closed or its process exited");
 }
 
 static const struct verb barrier_verbs[] = {
@@ -187,6 +222,7 @@ static const struct verb barrier_verbs[] = {
 
 const struct objtype barrier_type = {
 	.name = "barrier",
+	.article = "a",
 	.kind = OBJ_BARRIER,
 	.size = sizeof(struct barrier),
 	.verbs = barrier_verbs,

@@ -55,15 +55,16 @@ cond_wait(struct request *rq)
 		return (HR_ERROR);
 	lo = object_find(rq->srv, lname, llen);
 	if (lo != NULL && !is_lock(lo))
-		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is a %s; "
+		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is %s %s; "
 		    "cond.wait needs a lock or an rlock",
-		    quote(q, sizeof(q), lname, llen), lo->type->name));
+		    quote(q, sizeof(q), lname, llen), lo->type->article,
+		    lo->type->name));
 	if (lo == NULL || (h = TAILQ_FIRST(&lo->holders)) == NULL ||
 	    h->conn != rq->conn)
 		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does "
 		    "not hold '%s'", (unsigned long long)rq->conn->session,
 		    quote(q, sizeof(q), lname, llen)));
-	if (object_check_pending(rq) == -1)
+	if (object_check_pending(rq, &cond_type) == -1)
 		return (HR_ERROR);
 	if (co == NULL && (co = object_create(rq, &cond_type)) == NULL)
 		return (HR_ERROR);
@@ -152,6 +153,7 @@ static const struct verb cond_verbs[] = {
 
 const struct objtype cond_type = {
 	.name = "condition",
+	.article = "a",
 	.kind = OBJ_COND,
 	.size = sizeof(struct cond),
 	.verbs = cond_verbs,

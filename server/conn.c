@@ -500,12 +500,43 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_lost(c, false);
 }
 
+/*
+ * What c's end releases, for the debug log: its holds (the first few by
+ * name) and how many pending requests it drops.
+ */
+static void
+conn_summarize(const struct conn *c, char *buf, size_t size)
+{
+	const struct hold	*h;
+	const struct wait	*w;
+	size_t			 len = 0, nholds = 0, nwaits = 0;
+	char			 q[64];
+
+	TAILQ_FOREACH(h, &c->holds, conn_entry) {
+		if (nholds++ < 5 && len < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s "
+			    "'%s'", nholds == 1 ? "released " : ", ",
+			    h->obj->type->name, QUOTE(q, h->obj));
+	}
+	if (nholds > 5 && len < size)
+		len += (size_t)snprintf(buf + len, size - len, " and %zu more",
+		    nholds - 5);
+	TAILQ_FOREACH(w, &c->waits, conn_entry)
+		nwaits++;
+	if (nholds == 0 && len < size)
+		len += (size_t)snprintf(buf + len, size - len, "held nothing");
+	if (len < size)
+		snprintf(buf + len, size - len, "; %zu pending request%s "
+		    "dropped", nwaits, nwaits == 1 ? "" : "s");
+}
+
 void
 conn_lost(struct conn *c, bool flush)
 {
 	struct server	*srv = c->srv;
 	struct hold	*h;
 	struct timeval	 tv = { CONN_FLUSH_TIMEOUT, 0 };
+	char		 released[512] = "";
 
 	if (c->flags & CONN_CLOSING)
 		return;
@@ -514,6 +545,8 @@ conn_lost(struct conn *c, bool flush)
 	c->flags = (c->flags & ~CONN_DOOMED) | CONN_CLOSING;
 	if (c->rev != NULL)
 		event_del(c->rev);
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		conn_summarize(c, released, sizeof(released));
 
 	/*
 	 * Waits first, so that releasing a hold below can never grant it to
@@ -525,9 +558,9 @@ conn_lost(struct conn *c, bool flush)
 	/* Hand every freed object to its next waiter now. */
 	object_settle_all(srv);
 
-	log_debug("session %llu closed: pid %ld uid %lu",
+	log_debug("session %llu closed: pid %ld uid %lu: %s",
 	    (unsigned long long)c->session, (long)c->pid,
-	    (unsigned long)c->uid);
+	    (unsigned long)c->uid, released);
 	if (flush)
 		conn_flush(c);
 	conn_unschedule_flush(c);
@@ -579,6 +612,14 @@ conn_free(struct conn *c)
 	free(c->client);
 	free(c);
 	server_conn_gone(srv);
+}
+
+const char *
+conn_who(const struct conn *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "session %llu (pid %ld)",
+	    (unsigned long long)c->session, (long)c->pid);
+	return (buf);
 }
 
 json_t *

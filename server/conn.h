@@ -113,6 +113,9 @@ int		 conn_watch_pid(struct conn *, bool on);
 /* pidwatch's callback: c's connecting process has exited. */
 void		 conn_pid_exited(struct pidwatch_member *);
 
+/* "session 3 (pid 4242)": who c is, for messages, in buf. */
+const char	*conn_who(const struct conn *, char *buf, size_t size);
+
 /* {session, pid, uid, client} of c, a new object. */
 json_t		*conn_describe(const struct conn *);
 

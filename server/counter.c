@@ -121,6 +121,7 @@ static const struct verb counter_verbs[] = {
 
 const struct objtype counter_type = {
 	.name = "counter",
+	.article = "a",
 	.kind = OBJ_COUNTER,
 	.size = sizeof(struct counter),
 	.verbs = counter_verbs,

@@ -94,7 +94,7 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 {
 	struct conn	*path[16], *x;
 	size_t		 n = 0, i, len;
-	char		 q[80];
+	char		 q[80], a[48], b[48];
 	const struct object *via;
 	bool		 queued;
 
@@ -110,11 +110,9 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 	queued = n > 0 ? path[n - 1]->graph_queued : s->closer_queued;
 	for (i = n; i > 0 && len < size; i--) {
 		len += (size_t)snprintf(msg + len, size - len,
-		    " session %llu waits for '%s' %s session %llu,",
-		    (unsigned long long)x->session,
-		    QUOTE(q, via),
-		    queued ? "queued behind" : "held by",
-		    (unsigned long long)path[i - 1]->session);
+		    " %s waits for '%s' %s %s,", conn_who(x, a, sizeof(a)),
+		    QUOTE(q, via), queued ? "queued behind" : "held by",
+		    conn_who(path[i - 1], b, sizeof(b)));
 		x = path[i - 1];
 		if (i > 1) {
 			via = path[i - 2]->graph_via;
@@ -122,13 +120,10 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 		}
 	}
 	if (len < size)
-		snprintf(msg + len, size - len,
-		    " session %llu waits for '%s' %s session %llu",
-		    (unsigned long long)x->session,
-		    quote(q, sizeof(q), object_name(s->closer_via),
-		    s->closer_via->namelen),
+		snprintf(msg + len, size - len, " %s waits for '%s' %s %s",
+		    conn_who(x, a, sizeof(a)), QUOTE(q, s->closer_via),
 		    s->closer_queued ? "queued behind" : "held by",
-		    (unsigned long long)s->target->session);
+		    conn_who(s->target, b, sizeof(b)));
 }
 
 int

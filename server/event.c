@@ -71,7 +71,7 @@ event_wait(struct request *rq)
 		    json_boolean(o != NULL && EVENT(o)->set));
 		return (HR_DONE);
 	}
-	if (object_check_pending(rq) == -1)
+	if (object_check_pending(rq, &event_type) == -1)
 		return (HR_ERROR);
 	if (o == NULL && object_get(rq, &event_type, true, &o) == -1)
 		return (HR_ERROR);
@@ -126,6 +126,7 @@ static const struct verb event_verbs[] = {
 
 const struct objtype event_type = {
 	.name = "event",
+	.article = "an",
 	.kind = OBJ_EVENT,
 	.size = sizeof(struct event_obj),
 	.verbs = event_verbs,

@@ -54,7 +54,7 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 	struct lock	*l;
 	json_t		*r;
 	double		 timeout;
-	char		 msg[512], q[96];
+	char		 msg[1024], q[96];
 
 	if (rq_timeout(rq, &timeout) == -1 ||
 	    object_get(rq, t, true, &o) == -1)
@@ -86,7 +86,7 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 	}
 	if (deadlock_check(rq->srv, rq->conn, o, 0, msg, sizeof(msg)))
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
-	if (object_check_pending(rq) == -1)
+	if (object_check_pending(rq, t) == -1)
 		return (HR_ERROR);
 	wait_new(rq, o, timeout, 0);
 	return (HR_PENDING);
@@ -184,6 +184,7 @@ static const struct verb lock_verbs[] = {
 
 const struct objtype lock_type = {
 	.name = "lock",
+	.article = "a",
 	.kind = OBJ_LOCK,
 	.size = sizeof(struct lock),
 	.verbs = lock_verbs,

@@ -31,13 +31,14 @@ object_create(struct request *rq, const struct objtype *t)
 	struct object	*o;
 	const char	*name;
 	size_t		 len;
-	char		*key;
+	char		*key, q[96];
 
 	if (rq_name(rq, "name", &name, &len) == -1)
 		return (NULL);
 	if (srv->objects.count >= srv->cfg.max_objects) {
-		rq_fail(rq, PSYNC_ERR_LIMIT, "object limit (%zu) reached",
-		    srv->cfg.max_objects);
+		rq_fail(rq, PSYNC_ERR_LIMIT, "cannot create %s '%s': the "
+		    "object limit (%zu, --max-objects) is reached", t->name,
+		    quote(q, sizeof(q), name, len), srv->cfg.max_objects);
 		return (NULL);
 	}
 	o = xcalloc(1, t->size + len + 1);
@@ -50,8 +51,9 @@ object_create(struct request *rq, const struct objtype *t)
 	TAILQ_INIT(&o->holders);
 	if (objtab_insert(&srv->objects, o) == -1) {
 		free(o);
-		rq_fail(rq, PSYNC_ERR_INTERNAL, "out of memory growing the "
-		    "name table");
+		rq_fail(rq, PSYNC_ERR_INTERNAL, "cannot create %s '%s': out "
+		    "of memory growing the name table", t->name,
+		    quote(q, sizeof(q), name, len));
 		return (NULL);
 	}
 	/* Settle it even if the request fails from here on. */
@@ -61,12 +63,20 @@ object_create(struct request *rq, const struct objtype *t)
 }
 
 int
-object_check_pending(struct request *rq)
+object_check_pending(struct request *rq, const struct objtype *t)
 {
+	const char	*name;
+	size_t		 len;
+	char		 q[96];
+
 	if (rq->conn->npending < rq->srv->cfg.max_pending)
 		return (0);
-	return (rq_fail(rq, PSYNC_ERR_LIMIT, "pending request limit (%u) "
-	    "reached on this connection", rq->srv->cfg.max_pending), -1);
+	if (rq_name(rq, "name", &name, &len) == -1)
+		return (-1);
+	return (rq_fail(rq, PSYNC_ERR_LIMIT, "cannot wait for %s '%s': this "
+	    "connection already has %u pending requests (--max-pending)",
+	    t->name, quote(q, sizeof(q), name, len), rq->srv->cfg.max_pending),
+	    -1);
 }
 
 int
@@ -83,8 +93,8 @@ object_get(struct request *rq, const struct objtype *t, bool create,
 	o = objtab_find(&rq->srv->objects, name, len);
 	if (o != NULL && o->type != t) {
 		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH,
-		    "'%s' is a %s, not a %s", quote(q, sizeof(q), name, len),
-		    o->type->name, t->name), -1);
+		    "'%s' is %s %s, not %s %s", quote(q, sizeof(q), name, len),
+		    o->type->article, o->type->name, t->article, t->name), -1);
 	}
 	if (o == NULL && create && (o = object_create(rq, t)) == NULL)
 		return (-1);

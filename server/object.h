@@ -89,6 +89,7 @@ struct verb {
 
 struct objtype {
 	const char		*name;		/* "lock": the type in replies */
+	const char		*article;	/* "a" or "an", for messages */
 	enum obj_kind		 kind;
 	size_t			 size;		/* sizeof the type's struct */
 	const struct verb	*verbs;		/* terminated by handler NULL */
@@ -200,7 +201,8 @@ extern const struct objtype counter_type;	/* counter.c */
 json_t		*cond_reacquired_reply(const struct wait *w, uint64_t token);
 
 /* Pending-request limit check shared by every blocking op: 0 or -1. */
-int		 object_check_pending(struct request *rq);
+int		 object_check_pending(struct request *rq,
+		    const struct objtype *t);
 
 /* dispatch.c: every primitive, indexed by kind. */
 extern const struct objtype *const objtypes[OBJ__COUNT];

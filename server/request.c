@@ -176,6 +176,50 @@ rq_opt_string(struct request *rq, const char *key, const char **s,
 	return (0);
 }
 
+/*
+ * Why line does not parse, in the protocol's words rather than
+ * jansson's (which names its own flags and says "end of file" for a
+ * NUL byte).  jansson's "near '...'" context is kept where it helps.
+ */
+static int
+rq_fail_json(struct request *rq, const char *line, size_t len,
+    const json_error_t *jerr)
+{
+	const char	*near = strstr(jerr->text, " near ");
+	int		 pos = jerr->position;
+
+	if (near == NULL)
+		near = "";
+	switch (json_error_code(jerr)) {
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "invalid JSON at "
+		    "byte %d: \\u0000 (a NUL) is not allowed in a string",
+		    pos));
+	case json_error_end_of_input_expected:
+		if (pos > 0 && (size_t)pos <= len && line[pos - 1] == '\0')
+			return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "a NUL byte "
+			    "at byte %d, after the JSON object", pos));
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "text after the "
+		    "JSON object at byte %d%s", pos, near));
+	case json_error_premature_end_of_input:
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "the line ends "
+		    "inside the JSON object (at byte %d)", pos));
+	case json_error_duplicate_key:
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "invalid JSON at "
+		    "byte %d: a key appears twice%s", pos, near));
+	case json_error_numeric_overflow:
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "invalid JSON at "
+		    "byte %d: a number out of range%s", pos, near));
+	case json_error_stack_overflow:
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "invalid JSON at "
+		    "byte %d: nested too deep", pos));
+	default:
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "invalid JSON at "
+		    "byte %d: %s", pos, jerr->text));
+	}
+}
+
 /* Decode the line into rq; on failure rq->err is set. */
 static int
 request_decode(struct request *rq, const char *line, size_t len)
@@ -192,8 +236,7 @@ request_decode(struct request *rq, const char *line, size_t len)
 	 */
 	rq->json = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (rq->json == NULL)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "invalid JSON at byte %d: %s", jerr.position, jerr.text));
+		return (rq_fail_json(rq, line, len, &jerr));
 	if (!json_is_object(rq->json))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
 		    "a request must be a JSON object"));
@@ -211,9 +254,11 @@ request_decode(struct request *rq, const char *line, size_t len)
 		    "field 'op' must be a string"));
 	code = psync_op_lookup(json_string_value(op), json_string_length(op));
 	if (code == PSYNC_OP_NONE || rq->srv->handlers[code] == NULL)
-		return (rq_fail(rq, PSYNC_ERR_UNKNOWN_OP, "unknown op '%s'",
-		    quote(q, sizeof(q), json_string_value(op),
-		    json_string_length(op))));
+		return (rq_fail(rq, PSYNC_ERR_UNKNOWN_OP, "unknown op '%s'; "
+		    "did you mean '%s'?", quote(q, sizeof(q),
+		    json_string_value(op), json_string_length(op)),
+		    psync_op_name(psync_op_nearest(json_string_value(op),
+		    json_string_length(op)))));
 	rq->op = code;
 	return (HR_DONE);
 }

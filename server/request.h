@@ -34,7 +34,7 @@ struct request {
 	json_t		*reply;		/* created by rq_reply(), owned */
 	struct object	*created;	/* by this request: undone if it fails */
 	enum psync_err	 err;
-	char		 msg[320];
+	char		 msg[1024];	/* a deadlock cycle can be long */
 };
 
 /* Parse and run one line of c's input (len bytes, no terminator). */

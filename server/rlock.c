@@ -29,6 +29,7 @@ static const struct verb rlock_verbs[] = {
 
 const struct objtype rlock_type = {
 	.name = "rlock",
+	.article = "an",
 	.kind = OBJ_RLOCK,
 	.size = sizeof(struct lock),
 	.verbs = rlock_verbs,

@@ -69,7 +69,7 @@ rwlock_acquire(struct request *rq)
 	uint8_t		 mode;
 	double		 timeout;
 	json_t		*r;
-	char		 msg[512], q[96];
+	char		 msg[1024], q[96];
 
 	if (rq_opt_string(rq, "mode", &m, &mlen) == -1)
 		return (HR_ERROR);
@@ -102,7 +102,7 @@ rwlock_acquire(struct request *rq)
 	}
 	if (deadlock_check(rq->srv, rq->conn, o, mode, msg, sizeof(msg)))
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
-	if (object_check_pending(rq) == -1)
+	if (object_check_pending(rq, &rwlock_type) == -1)
 		return (HR_ERROR);
 	wait_new(rq, o, timeout, mode);
 	return (HR_PENDING);
@@ -190,6 +190,7 @@ static const struct verb rwlock_verbs[] = {
 
 const struct objtype rwlock_type = {
 	.name = "rwlock",
+	.article = "an",
 	.kind = OBJ_RWLOCK,
 	.size = sizeof(struct rwlock),
 	.verbs = rwlock_verbs,

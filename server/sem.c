@@ -139,7 +139,7 @@ sem_acquire(struct request *rq)
 		json_object_set_new(r, "value", json_integer(SEM(o)->value));
 		return (HR_DONE);
 	}
-	if (object_check_pending(rq) == -1)
+	if (object_check_pending(rq, &sem_type) == -1)
 		return (HR_ERROR);
 	wait_new(rq, o, timeout, 0);
 	return (HR_PENDING);
@@ -248,6 +248,7 @@ static const struct verb sem_verbs[] = {
 
 const struct objtype sem_type = {
 	.name = "semaphore",
+	.article = "a",
 	.kind = OBJ_SEM,
 	.size = sizeof(struct sem),
 	.verbs = sem_verbs,

@@ -7,6 +7,7 @@
  * stops the timer, sends the one reply (if any) and frees the wait.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,13 +94,39 @@ wait_complete(struct server *srv, struct wait *w, json_t *reply)
 	wait_finish(srv, w, reply);
 }
 
+/*
+ * What a deleted object's waiter is told: which object, and for a
+ * cond.wait whether its condition or its lock went.
+ */
+static json_t *
+wait_deleted_reply(const struct wait *w, bool lock)
+{
+	char	msg[320], q[96];
+
+	if (w->op != PSYNC_OP_COND_WAIT)
+		snprintf(msg, sizeof(msg), "%s '%s' was deleted",
+		    w->obj->type->name, QUOTE(q, w->obj));
+	else if (lock)
+		snprintf(msg, sizeof(msg), "%s '%s', which this cond.wait was "
+		    "to take back once notified, was deleted; it is not held",
+		    w->lock->type->name, QUOTE(q, w->lock));
+	else if (w->obj->type == &cond_type)
+		snprintf(msg, sizeof(msg), "condition '%s' was deleted while "
+		    "this cond.wait waited on it; its lock is not held",
+		    QUOTE(q, w->obj));
+	else
+		snprintf(msg, sizeof(msg), "%s '%s' was deleted while this "
+		    "cond.wait waited to take it back; it is not held",
+		    w->obj->type->name, QUOTE(q, w->obj));
+	return (reply_new_error(w->id, PSYNC_ERR_DELETED, msg));
+}
+
 void
 wait_end(struct server *srv, struct wait *w, enum wait_end why)
 {
 	json_t		*reply = NULL;
 
-	if (w->obj->type->wait_left != NULL)
-		w->obj->type->wait_left(srv, w, why);
+	/* The reply first: the hook may unlink what it names. */
 	switch (why) {
 	case WAIT_TIMED_OUT:
 		/* Types without a timed_out hook just fail: not reached. */
@@ -113,14 +140,16 @@ wait_end(struct server *srv, struct wait *w, enum wait_end why)
 	case WAIT_CONN_LOST:
 		break;
 	case WAIT_DELETED:
-		reply = reply_new_error(w->id, PSYNC_ERR_DELETED,
-		    "the object was deleted");
+	case WAIT_LOCK_DELETED:
+		reply = wait_deleted_reply(w, why == WAIT_LOCK_DELETED);
 		break;
 	case WAIT_SHUTDOWN:
 		reply = reply_new_error(w->id, PSYNC_ERR_SHUTTING_DOWN,
 		    "the daemon is stopping");
 		break;
 	}
+	if (w->obj->type->wait_left != NULL)
+		w->obj->type->wait_left(srv, w, why);
 	wait_finish(srv, w, reply);
 }
 

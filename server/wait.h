@@ -31,6 +31,7 @@ enum wait_end {
 	WAIT_CANCELLED,		/* by a cancel request: "cancelled" */
 	WAIT_CONN_LOST,		/* its connection is gone: no reply */
 	WAIT_DELETED,		/* its object was force-deleted: "deleted" */
+	WAIT_LOCK_DELETED,	/* a cond.wait's lock was: "deleted" too */
 	WAIT_SHUTDOWN		/* the daemon stops: "shutting_down" */
 };
 

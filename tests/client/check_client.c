@@ -48,6 +48,16 @@ START_TEST(test_connect_and_server_ops)
 	errno = 0;
 	ck_assert_ptr_null(psync_connect("/nonexistent/psyncd.sock"));
 	ck_assert_int_eq(errno, ENOENT);
+	{
+		char	err[256] = "";
+
+		ck_assert_ptr_null(psync_connect_err("/nonexistent/psyncd.sock",
+		    err, sizeof(err)));
+		ck_assert_int_eq(errno, ENOENT);
+		ck_assert_str_eq(err, "cannot connect to /nonexistent/psyncd."
+		    "sock: No such file or directory (is psyncd running "
+		    "there?)");
+	}
 	daemon_start(&d, NULL);
 	setenv("PSYNC_SOCKET", d.sock, 1);
 	h = psync_connect(NULL);		/* the default path */

@@ -236,6 +236,173 @@ START_TEST(test_refusal_line_survives_unread_input)
 }
 END_TEST
 
+/* The message of the reply to line, which must fail with code. */
+static void
+expect_message(struct tc *t, const char *line, const char *code,
+    const char *part)
+{
+	json_t	*r = tc_call(t, line);
+
+	ck_err(r, code);
+	ck_assert_msg(strstr(j_str(r, "message"), part) != NULL,
+	    "%s: no \"%s\" in %s", line, part, j_dump(r));
+	json_decref(r);
+}
+
+/* Refuse what must not appear in a message (library internals). */
+static void
+expect_no_jargon(struct tc *t, const void *line, size_t len)
+{
+	json_t		*r;
+	const char	*m;
+
+	tc_send_raw(t, line, len);
+	tc_send_raw(t, "\n", 1);
+	r = tc_reply(t);
+	ck_err(r, "bad_request");
+	m = j_str(r, "message");
+	ck_assert_msg(strstr(m, "JSON_ALLOW_NUL") == NULL &&
+	    strstr(m, "end of file") == NULL, "jargon: %s", m);
+	ck_assert_msg(strstr(m, "NUL") != NULL, "no NUL named: %s", m);
+	json_decref(r);
+}
+
+START_TEST(test_messages_name_what_they_are_about)
+{
+	struct daemon	 d;
+	struct tc	*t, *u;
+
+	daemon_start(&d, "--max-pending", "1", "--max-objects", "2", NULL);
+	t = tc_open(d.sock);
+	u = tc_open(d.sock);
+	json_decref(ok_call(t, "{\"op\":\"event.set\",\"name\":\"e\"}"));
+	expect_message(t, "{\"op\":\"lock.acquire\",\"name\":\"e\"}",
+	    "type_mismatch", "'e' is an event, not a lock");
+	expect_message(t, "{\"op\":\"rwlock.acquire\",\"name\":\"e\","
+	    "\"mode\":\"read\"}", "type_mismatch", "not an rwlock");
+	expect_message(t, "{\"op\":\"lock.aquire\",\"name\":\"x\"}",
+	    "unknown_op", "did you mean 'lock.acquire'?");
+	expect_message(t, "{\"op\":\"lock.acquire\",\"name\":\"a\\nb\"}",
+	    "bad_name", "control character: byte 1 is 0x0a, after 'a'");
+	expect_no_jargon(t, "{\"op\":\"ping\"}\0", 14);
+	expect_no_jargon(t, "{\"op\":\"ping\",\"x\":\"\\u0000\"}", 27);
+	json_decref(ok_call(t, "{\"op\":\"lock.acquire\",\"name\":\"h\"}"));
+	expect_message(u, "{\"op\":\"delete\",\"name\":\"h\"}", "busy",
+	    "lock 'h' has 1 holder and 0 waiters");
+	/* Limits name what they refused. */
+	tc_send(u, "{\"op\":\"lock.acquire\",\"name\":\"h\",\"id\":1}");
+	expect_message(u, "{\"op\":\"event.wait\",\"name\":\"w\"}", "limit",
+	    "cannot wait for event 'w'");
+	expect_message(t, "{\"op\":\"counter.add\",\"name\":\"n1\",\"delta\":1}",
+	    "limit", "cannot create counter 'n1'");
+	tc_close(t);
+	json_decref(tc_reply(u));		/* h, handed on */
+	tc_close(u);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* A cond.wait told apart: its condition deleted, or its lock. */
+START_TEST(test_cond_wait_deleted_messages)
+{
+	struct daemon	 d;
+	struct tc	*t, *o;
+	json_t		*r;
+
+	daemon_start(&d, NULL);
+	t = tc_open(d.sock);
+	o = tc_open(d.sock);
+	json_decref(ok_call(t, "{\"op\":\"lock.acquire\",\"name\":\"cl\"}"));
+	tc_send(t, "{\"op\":\"cond.wait\",\"name\":\"cv\",\"lock\":\"cl\","
+	    "\"id\":1}");
+	json_decref(ok_call(t, "{\"op\":\"ping\"}"));
+	json_decref(ok_call(o, "{\"op\":\"delete\",\"name\":\"cv\","
+	    "\"force\":true}"));
+	r = tc_reply(t);
+	ck_err(r, "deleted");
+	ck_assert_ptr_nonnull(strstr(j_str(r, "message"),
+	    "condition 'cv' was deleted"));
+	json_decref(r);
+	json_decref(ok_call(t, "{\"op\":\"lock.acquire\",\"name\":\"cl\"}"));
+	tc_send(t, "{\"op\":\"cond.wait\",\"name\":\"cv\",\"lock\":\"cl\","
+	    "\"id\":2}");
+	json_decref(ok_call(t, "{\"op\":\"ping\"}"));
+	json_decref(ok_call(o, "{\"op\":\"delete\",\"name\":\"cl\","
+	    "\"force\":true}"));
+	r = tc_reply(t);
+	ck_err(r, "deleted");
+	ck_assert_ptr_nonnull(strstr(j_str(r, "message"), "lock 'cl', which "
+	    "this cond.wait was to take back"));
+	json_decref(r);
+	tc_close(t);
+	tc_close(o);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* A party that leaves a barrier is named, later waits told why. */
+START_TEST(test_barrier_names_who_broke_it)
+{
+	struct daemon	 d;
+	struct tc	*t, *u;
+	json_t		*r;
+	char		 who[64];
+	long long	 session;
+
+	daemon_start(&d, NULL);
+	t = tc_open(d.sock);
+	u = tc_open(d.sock);
+	r = ok_call(u, "{\"op\":\"hello\"}");
+	session = j_int(r, "session");
+	json_decref(r);
+	snprintf(who, sizeof(who), "session %lld (pid %ld) left", session,
+	    (long)getpid());
+	tc_send(t, "{\"op\":\"barrier.wait\",\"name\":\"b\",\"parties\":3,"
+	    "\"id\":1}");
+	tc_send(u, "{\"op\":\"barrier.wait\",\"name\":\"b\",\"id\":2}");
+	json_decref(ok_call(u, "{\"op\":\"ping\"}"));
+	tc_close(u);
+	r = tc_reply(t);
+	ck_err(r, "broken");
+	ck_assert_msg(strstr(j_str(r, "message"), who) != NULL, "%s",
+	    j_dump(r));
+	json_decref(r);
+	expect_message(t, "{\"op\":\"barrier.wait\",\"name\":\"b\"}", "broken",
+	    who);
+	tc_close(t);
+	daemon_finish(&d);
+}
+END_TEST
+
+/* At debug, a connection's close says what it released. */
+START_TEST(test_close_log_says_what_was_released)
+{
+	struct daemon	 d;
+	struct tc	*t, *o;
+	char		 log[16384];
+	size_t		 n;
+	FILE		*f;
+
+	daemon_start(&d, "--log-level", "debug", NULL);
+	o = tc_open(d.sock);
+	t = tc_open(d.sock);
+	json_decref(ok_call(t, "{\"op\":\"lock.acquire\",\"name\":\"rel-1\"}"));
+	json_decref(ok_call(t, "{\"op\":\"sem.acquire\",\"name\":\"rel-s\","
+	    "\"value\":2}"));
+	tc_close(t);
+	/* Logged before the count drops. */
+	tc_wait_connections(o, 1);
+	ck_assert_ptr_nonnull(f = fopen(d.log, "r"));
+	n = fread(log, 1, sizeof(log) - 1, f);
+	fclose(f);
+	log[n] = '\0';
+	ck_assert_msg(strstr(log, "released lock 'rel-1', semaphore "
+	    "'rel-s'; 0 pending requests dropped") != NULL, "%s", log);
+	tc_close(o);
+	daemon_finish(&d);
+}
+END_TEST
+
 Suite *
 contract_suite(void)
 {
@@ -247,5 +414,9 @@ contract_suite(void)
 	ADD_TEST(s, test_cond_wait_counts_as_lock_waiter, 20);
 	ADD_TEST(s, test_input_buffered_after_handled_lines, 20);
 	ADD_TEST(s, test_refusal_line_survives_unread_input, 20);
+	ADD_TEST(s, test_messages_name_what_they_are_about, 20);
+	ADD_TEST(s, test_cond_wait_deleted_messages, 20);
+	ADD_TEST(s, test_barrier_names_who_broke_it, 20);
+	ADD_TEST(s, test_close_log_says_what_was_released, 20);
 	return (s);
 }

@@ -173,11 +173,14 @@ START_TEST(test_deadlock_cycle)
 	r = peer_call(&srv, &p[2], "{\"op\":\"lock.acquire\",\"name\":\"x\"}");
 	ck_err(r, "would_deadlock");
 	msg = j_str(r, "message");
-	ck_assert_msg(strstr(msg, "session 3 waits for 'x' held by session 1")
+	ck_assert_msg(strstr(msg, "session 3 (pid 102) waits for 'x' held by "
+	    "session 1 (pid 100)")
 	    != NULL, "%s", msg);
-	ck_assert_msg(strstr(msg, "session 1 waits for 'y' held by session 2")
+	ck_assert_msg(strstr(msg, "session 1 (pid 100) waits for 'y' held by "
+	    "session 2 (pid 101)")
 	    != NULL, "%s", msg);
-	ck_assert_msg(strstr(msg, "session 2 waits for 'z' held by session 3")
+	ck_assert_msg(strstr(msg, "session 2 (pid 101) waits for 'z' held by "
+	    "session 3 (pid 102)")
 	    != NULL, "%s", msg);
 	json_decref(r);
 	/* Nothing changed: 3 is not queued, x has no waiter. */
