@@ -33,7 +33,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) \
-	-Iproto $(PKG_CFLAGS) $(CFLAGS)
+	-Iproto -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 PROTO_SRCS  = $(wildcard proto/*.c)
@@ -55,8 +55,14 @@ CHECK_BIN   = $(BUILD)/check_psync
 FUZZ_OBJS   = $(BUILD)/tests/fuzz/fuzz_common.o $(SERVER_OBJS) $(PROTO_OBJS)
 REPLAYS     = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay-%)
 
+# The one version of psync: PSYNC_VERSION_MAJOR/MINOR/MICRO in the public
+# header, which must carry it; the library's file name, the .pc file and
+# the daemon (through the generated version.h) take it from there.
+version_part = $(shell sed -n 's/^\#define PSYNC_VERSION_$(1)[[:space:]]*\([0-9]*\)$$/\1/p' client/psync.h)
+VERSION    := $(call version_part,MAJOR).$(call version_part,MINOR).$(call version_part,MICRO)
+
 # libpsync-client: soname libpsync-client.so.1; only psync_* exported.
-LIB_VERSION = 1.0.0
+LIB_VERSION = $(VERSION)
 LIB_SONAME  = libpsync-client.so.1
 LIB_SO      = $(BUILD)/libpsync-client.so.$(LIB_VERSION)
 LIB_A       = $(BUILD)/libpsync-client.a
@@ -168,6 +174,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+# The daemon's version, from client/psync.h: rewritten only when it changes.
+$(BUILD)/gen/version.h: client/psync.h
+	@mkdir -p $(dir $@)
+	@printf '/* Generated from client/psync.h by make. */\n#define PSYNCD_VERSION\t"%s"\n' \
+	    '$(VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+$(BUILD)/server/admin.o $(BUILD)/server/main.o: $(BUILD)/gen/version.h
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 run: deps
@@ -191,6 +205,7 @@ check-repeat: deps
 # make check without the dependency step, for check-repeat.
 check-once: all
 	sh tests/integration/run-socat-tests.sh $(PSYNCD)
+	sh tests/client/check-snippets.sh
 	sh tests/client/run-examples.sh $(BUILD)
 	sh tests/client/run-installed-test.sh $(BUILD)
 	sh tests/fuzz/run-replays.sh $(BUILD)
@@ -240,9 +255,19 @@ install: $(PSYNCD) lib
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|' \
 	    client/psync-client.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/psync-client.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/psync-client.pc
+	# The docs side by side in DOCDIR, their links rewritten to match
+	# (the header's to where it is installed); check-installed tests them.
 	install -m 0644 proto/PROTOCOL.md $(DESTDIR)$(DOCDIR)/PROTOCOL.md
-	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
-	install -m 0644 client/README.md $(DESTDIR)$(DOCDIR)/CLIENT.md
+	install -m 0644 RELIABILITY.md $(DESTDIR)$(DOCDIR)/RELIABILITY.md
+	install -m 0644 BENCHMARKS.md $(DESTDIR)$(DOCDIR)/BENCHMARKS.md
+	sed -e 's|](proto/PROTOCOL.md)|](PROTOCOL.md)|g' \
+	    -e 's|](client/README.md)|](CLIENT.md)|g' \
+	    README.md > $(DESTDIR)$(DOCDIR)/README.md
+	sed -e "s|](psync.h)|]($$(realpath -m --relative-to=$(DOCDIR) \
+	        $(INCLUDEDIR)/psync.h))|g" \
+	    -e 's|](../proto/PROTOCOL.md)|](PROTOCOL.md)|g' \
+	    client/README.md > $(DESTDIR)$(DOCDIR)/CLIENT.md
+	chmod 0644 $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/CLIENT.md
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(TMPFILESDIR)
 	for u in psyncd.service psyncd.socket; do \
@@ -264,6 +289,8 @@ uninstall:
 	rm -f $(DESTDIR)$(DOCDIR)/PROTOCOL.md
 	rm -f $(DESTDIR)$(DOCDIR)/README.md
 	rm -f $(DESTDIR)$(DOCDIR)/CLIENT.md
+	rm -f $(DESTDIR)$(DOCDIR)/RELIABILITY.md
+	rm -f $(DESTDIR)$(DOCDIR)/BENCHMARKS.md
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/psyncd.service
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/psyncd.socket
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/psync.conf

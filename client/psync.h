@@ -56,10 +56,18 @@
 extern "C" {
 #endif
 
+/*
+ * The version of psync, the library and the daemon alike: this is the one
+ * place it is set (the Makefile reads these three lines).
+ */
 #define PSYNC_VERSION_MAJOR	1
 #define PSYNC_VERSION_MINOR	0
 #define PSYNC_VERSION_MICRO	0
-#define PSYNC_VERSION		"1.0.0"
+#define PSYNC_STRINGIFY_(x)	#x
+#define PSYNC_STRINGIFY(x)	PSYNC_STRINGIFY_(x)
+#define PSYNC_VERSION		PSYNC_STRINGIFY(PSYNC_VERSION_MAJOR) "."	\
+				PSYNC_STRINGIFY(PSYNC_VERSION_MINOR) "."	\
+				PSYNC_STRINGIFY(PSYNC_VERSION_MICRO)
 
 #if defined(__GNUC__)
 #define PSYNC_WARN_UNUSED	__attribute__((warn_unused_result))

@@ -66,6 +66,12 @@ START_TEST(test_connect_and_server_ops)
 	CK_RC(psync_ping(h), PSYNC_OK);
 	CK_RC(psync_hello(h, "client-test", &session), PSYNC_OK);
 	ck_assert_int_gt(session, 0);
+	/* One version: the daemon reports the header's. */
+	CK_RC(psync_stat(h, &json), PSYNC_OK);
+	j = json_loads(json, 0, NULL);
+	ck_assert_str_eq(j_str(j, "version"), PSYNC_VERSION);
+	json_decref(j);
+	free(json);
 	CK_RC(psync_counter_add(h, "c", 1, NULL), PSYNC_OK);
 	CK_RC(psync_stat(h, &json), PSYNC_OK);
 	j = json_loads(json, 0, NULL);

@@ -45,5 +45,19 @@ if readelf -d "$lib" | grep -q 'SONAME.*\[libpsync-client.so.1\]'; then
 else
 	fail=$((fail + 1)); echo "installed: no soname libpsync-client.so.1"
 fi
+# Every relative link of the installed docs resolves there.
+docdir="$dir/root/opt/psync/share/doc/psync"
+broken=
+for doc in "$docdir"/*.md; do
+	for link in $(grep -o '](\([^)]*\))' "$doc" | sed 's/^](//; s/)$//; s/#.*//' |
+	    grep -v -e '^[a-z]*:' -e '^$' | sort -u); do
+		[ -e "$docdir/$link" ] || broken="$broken $(basename "$doc"):$link"
+	done
+done
+if [ -z "$broken" ] && [ -e "$docdir/RELIABILITY.md" ]; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "installed: broken doc links:$broken"
+fi
 echo "installed: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
