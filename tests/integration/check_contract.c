@@ -359,6 +359,7 @@ START_TEST(test_barrier_names_who_broke_it)
 	    (long)getpid());
 	tc_send(t, "{\"op\":\"barrier.wait\",\"name\":\"b\",\"parties\":3,"
 	    "\"id\":1}");
+	json_decref(ok_call(t, "{\"op\":\"ping\"}"));	/* b exists */
 	tc_send(u, "{\"op\":\"barrier.wait\",\"name\":\"b\",\"id\":2}");
 	json_decref(ok_call(u, "{\"op\":\"ping\"}"));
 	tc_close(u);

@@ -164,6 +164,28 @@ kill_and_reap(pid_t pid)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 }
 
+/*
+ * Does this daemon watch connecting processes?  Not where pidfd_open(2)
+ * is missing: valgrind 3.19 does not know the system call, so under
+ * check-valgrind sessions end with their connection only, as documented.
+ */
+static bool
+daemon_watches_pids(const char *sock, const char *test)
+{
+	struct tc	*t = tc_open(sock);
+	json_t		*r;
+	bool		 watched;
+
+	r = tc_call(t, "{\"op\":\"hello\"}");
+	watched = strcmp(j_str(r, "lifetime"), "process") == 0;
+	json_decref(r);
+	tc_close(t);
+	if (!watched)
+		fprintf(stderr, "%s: skipped: this psyncd cannot watch "
+		    "processes (no pidfd_open here)\n", test);
+	return (watched);
+}
+
 /* The holder dies: the waiter has FH while the worker still lives. */
 static void
 holder_death_hands_on(enum via via)
@@ -177,6 +199,11 @@ holder_death_hands_on(enum via via)
 	double		 t0, dt;
 
 	daemon_start(&d, NULL);
+	/* The library closes the child's copy: that works everywhere. */
+	if (via != VIA_LIBRARY && !daemon_watches_pids(d.sock, names[via])) {
+		daemon_finish(&d);
+		return;
+	}
 	pid = start_holder(d.sock, via, &rep);
 	ck_assert_msg(rep.worker_ok == 'y', "in the forked child the "
 	    "handle was still open or answered other than PSYNC_EFORK");
@@ -264,6 +291,15 @@ START_TEST(test_hello_lifetime_field)
 
 	daemon_start(&d, NULL);
 	t = tc_open(d.sock);
+	if (!daemon_watches_pids(d.sock, "hello_lifetime_field")) {
+		/* It says so honestly, whatever is asked. */
+		r = tc_call(t, "{\"op\":\"hello\",\"lifetime\":\"process\"}");
+		ck_assert_str_eq(j_str(r, "lifetime"), "connection");
+		json_decref(r);
+		tc_close(t);
+		daemon_finish(&d);
+		return;
+	}
 	r = tc_call(t, "{\"op\":\"hello\"}");
 	ck_assert_str_eq(j_str(r, "lifetime"), "process");
 	json_decref(r);
