@@ -53,13 +53,9 @@ barrier_get(struct request *rq, struct object **out)
 		return (0);
 	}
 	if (!has) {
-		const char	*name;
-		size_t		 len;
-
-		rq_name(rq, "name", &name, &len);
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no barrier '%s' "
 		    "(give \"parties\" to create it)",
-		    quote(q, sizeof(q), name, len)), -1);
+		    rq_name_quoted(rq, q, sizeof(q))), -1);
 	}
 	if ((o = object_create(rq, &barrier_type)) == NULL)
 		return (-1);

@@ -61,14 +61,16 @@ counter_add(struct request *rq)
 {
 	struct object	*o;
 	json_int_t	 delta, cur, v;
+	char		 q[96];
 
 	if (rq_int(rq, "delta", true, 0, &delta) == -1 ||
 	    object_get(rq, &counter_type, false, &o) == -1)
 		return (HR_ERROR);
 	cur = o != NULL ? COUNTER(o)->value : 0;
 	if (__builtin_add_overflow(cur, delta, &v))
-		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "%lld + %lld "
-		    "overflows a signed 64-bit counter", (long long)cur,
+		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "counter '%s': "
+		    "%lld + %lld overflows a signed 64-bit counter",
+		    rq_name_quoted(rq, q, sizeof(q)), (long long)cur,
 		    (long long)delta));
 	if (counter_store(rq, o, v) == -1)
 		return (HR_ERROR);

@@ -97,18 +97,15 @@ lock_release_op(struct request *rq, const struct objtype *t)
 {
 	struct object	*o;
 	struct lock	*l;
-	const char	*name;
-	size_t		 len;
 	char		 q[96];
 
 	if (object_get(rq, t, false, &o) == -1)
 		return (HR_ERROR);
 	if (o == NULL || LOCK(o)->hold.conn != rq->conn) {
-		rq_name(rq, "name", &name, &len);
 		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER,
 		    "session %llu does not hold %s '%s'",
 		    (unsigned long long)rq->conn->session, t->name,
-		    quote(q, sizeof(q), name, len)));
+		    rq_name_quoted(rq, q, sizeof(q))));
 	}
 	l = LOCK(o);
 	/* Settling hands a freed lock to the next waiter, if any. */

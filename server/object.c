@@ -65,18 +65,14 @@ object_create(struct request *rq, const struct objtype *t)
 int
 object_check_pending(struct request *rq, const struct objtype *t)
 {
-	const char	*name;
-	size_t		 len;
-	char		 q[96];
+	char	q[96];
 
 	if (rq->conn->npending < rq->srv->cfg.max_pending)
 		return (0);
-	if (rq_name(rq, "name", &name, &len) == -1)
-		return (-1);
 	return (rq_fail(rq, PSYNC_ERR_LIMIT, "cannot wait for %s '%s': this "
 	    "connection already has %u pending requests (--max-pending)",
-	    t->name, quote(q, sizeof(q), name, len), rq->srv->cfg.max_pending),
-	    -1);
+	    t->name, rq_name_quoted(rq, q, sizeof(q)),
+	    rq->srv->cfg.max_pending), -1);
 }
 
 int

@@ -96,6 +96,18 @@ rq_name(struct request *rq, const char *key, const char **name, size_t *len)
 	return (0);
 }
 
+const char *
+rq_name_quoted(struct request *rq, char *buf, size_t size)
+{
+	json_t	*v = json_object_get(rq->json, "name");
+
+	if (!json_is_string(v)) {
+		buf[0] = '\0';
+		return (buf);
+	}
+	return (quote(buf, size, json_string_value(v), json_string_length(v)));
+}
+
 int
 rq_timeout(struct request *rq, double *timeout)
 {

@@ -69,6 +69,9 @@ json_t		*reply_new_error(json_t *id, enum psync_err err,
 /* Copy s[0..len) into buf as a message-safe quote (UTF-8, truncated). */
 const char	*quote(char *buf, size_t size, const char *s, size_t len);
 
+/* The request's valid "name" quoted into buf (size bytes); "" if none. */
+const char	*rq_name_quoted(struct request *, char *buf, size_t size);
+
 /* The name of object o quoted into the array buf. */
 #define QUOTE(buf, o)	quote((buf), sizeof(buf), object_name(o), (o)->namelen)
 

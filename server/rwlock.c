@@ -113,18 +113,15 @@ rwlock_release(struct request *rq)
 {
 	struct object	*o;
 	struct hold	*h = NULL;
-	const char	*name;
-	size_t		 len;
 	char		 q[96];
 
 	if (object_get(rq, &rwlock_type, false, &o) == -1)
 		return (HR_ERROR);
 	if (o == NULL || (h = hold_find(o, rq->conn)) == NULL) {
-		rq_name(rq, "name", &name, &len);
 		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER,
 		    "session %llu does not hold rwlock '%s'",
 		    (unsigned long long)rq->conn->session,
-		    quote(q, sizeof(q), name, len)));
+		    rq_name_quoted(rq, q, sizeof(q))));
 	}
 	hold_unlink(rq->srv, h);
 	free(h);

@@ -54,21 +54,18 @@ sem_get(struct request *rq, struct object **out)
 		if (has_value && (value != SEM(o)->initial ||
 		    bounded != SEM(o)->bounded))
 			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH,
-			    "semaphore '%s' exists with value %lld%s",
-			    QUOTE(q, o),
-			    (long long)SEM(o)->initial,
-			    SEM(o)->bounded ? ", bounded" : ""), -1);
+			    "semaphore '%s' exists with value %lld, bounded "
+			    "%s; this request has value %lld, bounded %s",
+			    QUOTE(q, o), (long long)SEM(o)->initial,
+			    SEM(o)->bounded ? "true" : "false",
+			    (long long)value, bounded ? "true" : "false"), -1);
 		*out = o;
 		return (0);
 	}
 	if (!has_value) {
-		const char	*name;
-		size_t		 len;
-
-		rq_name(rq, "name", &name, &len);
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no semaphore '%s' "
 		    "(give \"value\" to create it)",
-		    quote(q, sizeof(q), name, len)), -1);
+		    rq_name_quoted(rq, q, sizeof(q))), -1);
 	}
 	if ((o = object_create(rq, &sem_type)) == NULL)
 		return (-1);

@@ -336,7 +336,7 @@ START_TEST(test_reconnect_after_restart)
 	t0 = now_s();
 	CK_RC(psync_ping(h), PSYNC_EIO);
 	CK_RC(psync_ping(h), PSYNC_EIO);
-	ck_assert(now_s() - t0 < 1.0 * test_slow());
+	ck_assert(now_s() - t0 < test_bound(1.0));
 	CK_RC(psync_reconnect(h), PSYNC_EIO);	/* nobody there yet */
 	daemon_start_at(&d2, sock, NULL);
 	CK_RC(psync_reconnect(h), PSYNC_OK);

@@ -21,6 +21,9 @@ ok_call(struct tc *t, const char *line)
 	return (r);
 }
 
+static void	expect_message(struct tc *, const char *, const char *,
+		    const char *);
+
 /* Assert name is not an object. */
 static void
 expect_missing(struct tc *t, const char *name)
@@ -68,6 +71,14 @@ START_TEST(test_bounded_sem_counts_held_units)
 	r = tc_call(c, "{\"op\":\"sem.release\",\"name\":\"b1\"}");
 	ck_err(r, "would_exceed");
 	json_decref(r);
+	/* A mismatch says which parameter differs. */
+	expect_message(c, "{\"op\":\"sem.value\",\"name\":\"b1\",\"value\":1}",
+	    "param_mismatch", "exists with value 1, bounded true; this request "
+	    "has value 1, bounded false");
+	json_decref(ok_call(c, "{\"op\":\"counter.set\",\"name\":\"big\","
+	    "\"value\":9223372036854775807}"));
+	expect_message(c, "{\"op\":\"counter.add\",\"name\":\"big\","
+	    "\"delta\":1}", "would_exceed", "counter 'big': ");
 	/* An unbounded one still takes plain signals, as in Python. */
 	json_decref(ok_call(z, "{\"op\":\"sem.acquire\",\"name\":\"u1\","
 	    "\"value\":1}"));
