@@ -151,7 +151,8 @@ admin_list(struct request *rq)
 	qsort(v, n, sizeof(*v), object_cmp);
 	list = json_array();
 	for (i = 0; i < n; i++)
-		json_array_append_new(list, object_describe(v[i], false));
+		json_array_append_new(list, object_describe(rq->srv, v[i],
+		    false));
 	free(v);
 	json_object_set_new(rq_reply(rq), "objects", list);
 	return (HR_DONE);
@@ -175,6 +176,8 @@ describe_pinning_waits(struct server *srv, const struct object *o,
 			if (w->lock != o || w->obj == o)
 				continue;
 			e = conn_describe(c);
+			json_object_set_new(e, "waiting_for",
+			    json_real(server_age(srv, w->since)));
 			json_object_set_new(e, "condition", json_stringn(
 			    object_name(w->obj), w->obj->namelen));
 			json_array_append_new(waiters, e);
@@ -196,7 +199,7 @@ admin_info(struct request *rq)
 	if ((o = object_find(rq->srv, name, len)) == NULL)
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object '%s'",
 		    quote(q, sizeof(q), name, len)));
-	d = object_describe(o, true);
+	d = object_describe(rq->srv, o, true);
 	if (o->pins > 0)
 		describe_pinning_waits(rq->srv, o,
 		    json_object_get(d, "waiters"));

@@ -172,6 +172,7 @@ hold_link(struct hold *h, struct object *o, struct conn *c)
 {
 	h->obj = o;
 	h->conn = c;
+	h->since = server_now_us(c->srv);
 	TAILQ_INSERT_TAIL(&o->holders, h, obj_entry);
 	TAILQ_INSERT_TAIL(&c->holds, h, conn_entry);
 	o->nholders++;
@@ -190,7 +191,7 @@ hold_unlink(struct server *srv, struct hold *h)
 }
 
 json_t *
-object_describe(const struct object *o, bool full)
+object_describe(struct server *srv, const struct object *o, bool full)
 {
 	json_t			*d, *list, *e;
 	const struct hold	*h;
@@ -208,6 +209,8 @@ object_describe(const struct object *o, bool full)
 		list = json_array();
 		TAILQ_FOREACH(h, &o->holders, obj_entry) {
 			e = conn_describe(h->conn);
+			json_object_set_new(e, "held_for",
+			    json_real(server_age(srv, h->since)));
 			if (o->type->describe_hold != NULL)
 				o->type->describe_hold(h, e);
 			json_array_append_new(list, e);
@@ -216,6 +219,8 @@ object_describe(const struct object *o, bool full)
 		list = json_array();
 		TAILQ_FOREACH(w, &o->waiters, obj_entry) {
 			e = conn_describe(w->conn);
+			json_object_set_new(e, "waiting_for",
+			    json_real(server_age(srv, w->since)));
 			if (o->type->describe_wait != NULL)
 				o->type->describe_wait(w, e);
 			json_array_append_new(list, e);

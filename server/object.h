@@ -52,6 +52,7 @@ struct hold {
 	struct object		*obj;
 	struct conn		*conn;
 	uint64_t		 token;		/* fencing token of the grant */
+	int64_t			 since;		/* granted at, server_now_us() */
 	uint32_t		 count;		/* type-specific: depth, units */
 	uint8_t			 mode;		/* type-specific: rwlock mode */
 };
@@ -182,7 +183,8 @@ void		 hold_link(struct hold *h, struct object *o, struct conn *c);
 void		 hold_unlink(struct server *, struct hold *h);
 
 /* Describe o for info (full = holders and waiters listed) or list. */
-json_t		*object_describe(const struct object *o, bool full);
+json_t		*object_describe(struct server *, const struct object *o,
+		    bool full);
 
 /* The primitives, one file each. */
 extern const struct objtype lock_type;		/* lock.c */

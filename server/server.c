@@ -158,6 +158,25 @@ server_stop(struct server *srv)
 		event_base_loopbreak(srv->base);
 }
 
+int64_t
+server_now_us(struct server *srv)
+{
+	struct timeval	tv;
+
+	if (event_base_gettimeofday_cached(srv->base, &tv) == -1)
+		return (0);
+	return ((int64_t)tv.tv_sec * 1000000 + tv.tv_usec);
+}
+
+double
+server_age(struct server *srv, int64_t since)
+{
+	int64_t	d = server_now_us(srv) - since;
+
+	/* The wall clock may step back: an age is never negative. */
+	return (d > 0 ? (double)d / 1e6 : 0);
+}
+
 void
 server_conn_gone(struct server *srv)
 {

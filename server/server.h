@@ -115,6 +115,15 @@ void	server_stop(struct server *);
 /* Free everything server_init and the loop made; unlink the socket. */
 void	server_free(struct server *);
 
+/*
+ * Now in microseconds, the loop's cached clock: a syscall-free stamp for
+ * how long holds and waits have lasted (info's held_for, waiting_for).
+ */
+int64_t	server_now_us(struct server *);
+
+/* Seconds from stamp since to now, for replies. */
+double	server_age(struct server *, int64_t since);
+
 /* A conn has been freed: the stop completes when the last one goes. */
 void	server_conn_gone(struct server *);
 

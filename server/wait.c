@@ -39,6 +39,7 @@ wait_new(struct request *rq, struct object *o, double timeout, uint8_t mode)
 	w->conn = c;
 	w->op = rq->op;
 	w->mode = mode;
+	w->since = server_now_us(rq->srv);
 	if (rq->id != NULL)
 		w->id = json_incref(rq->id);
 	TAILQ_INSERT_TAIL(&o->waiters, w, obj_entry);

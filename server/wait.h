@@ -43,6 +43,7 @@ struct wait {
 	json_t			*id;		/* owned; NULL without an id */
 	struct event		 timer;		/* deadline, if armed */
 	uint64_t		 graph_gen;	/* deadlock search visit mark */
+	int64_t			 since;		/* queued at, server_now_us() */
 	enum psync_op		 op;
 	uint8_t			 mode;		/* type-specific (rwlock) */
 	uint8_t			 flags;

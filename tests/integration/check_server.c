@@ -155,6 +155,13 @@ START_TEST(test_list_and_info)
 	w = json_array_get(json_object_get(r, "waiters"), 0);
 	ck_assert(json_is_null(json_object_get(w, "client")));
 	ck_assert_int_eq(j_int(w, "session"), sb);
+	/* How long each has held or waited, in seconds. */
+	ck_assert(json_is_real(json_object_get(h, "held_for")));
+	ck_assert(json_real_value(json_object_get(h, "held_for")) >= 0);
+	ck_assert(json_real_value(json_object_get(h, "held_for")) < 60);
+	ck_assert(json_is_real(json_object_get(w, "waiting_for")));
+	ck_assert(json_real_value(json_object_get(w, "waiting_for")) <=
+	    json_real_value(json_object_get(h, "held_for")));
 	json_decref(r);
 	r = tc_call(b, "{\"op\":\"info\",\"name\":\"missing\"}");
 	ck_err(r, "not_found");
