@@ -51,6 +51,8 @@ SERVER_OBJS = $(SERVER_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS   = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 PSYNCD      = $(BUILD)/psyncd
+PSYNC_CLI   = $(BUILD)/psync
+CLI_SRCS    = $(wildcard client/cli/*.c)
 CHECK_BIN   = $(BUILD)/check_psync
 FUZZ_OBJS   = $(BUILD)/tests/fuzz/fuzz_common.o $(SERVER_OBJS) $(PROTO_OBJS)
 REPLAYS     = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay-%)
@@ -73,7 +75,8 @@ JANSSON_LIBS = $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
 .PHONY: all deps run check check-once check-repeat check-asan check-valgrind install uninstall clean \
 	lib examples bench bench-quick bench-deps fuzz stress
 
-all: $(PSYNCD) lib $(CHECK_BIN) examples $(REPLAYS) $(BUILD)/stress/chaos
+all: $(PSYNCD) lib $(PSYNC_CLI) $(CHECK_BIN) examples $(REPLAYS) \
+	$(BUILD)/stress/chaos
 
 lib: $(LIB_SO) $(LIB_A)
 
@@ -94,6 +97,16 @@ $(LIB_A): $(LIB_OBJS)
 	ar rcs $@ $(LIB_OBJS)
 
 examples: $(EXAMPLES)
+
+# psync(1), the CLI: linked against the shared library, as users link it;
+# proto/ for the socket path and framing of psync raw.
+$(PSYNC_CLI): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(PROTO_OBJS) $(LIB_SO)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_SRCS:%.c=$(BUILD)/%.o) $(PROTO_OBJS) \
+	    $(LIB_LINK) $(JANSSON_LIBS)
+
+$(BUILD)/client/cli/%.o: client/cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iclient -MMD -MP -c -o $@ $<
 
 # make bench: psync side by side with the echo floor, Redis, Python's
 # multiprocessing and flock(2), unpinned and pinned to one CPU.
@@ -206,6 +219,7 @@ check-repeat: deps
 check-once: all
 	sh tests/integration/run-socat-tests.sh $(PSYNCD)
 	sh tests/client/check-snippets.sh
+	sh tests/cli/run-cli-tests.sh $(BUILD)
 	sh tests/client/run-examples.sh $(BUILD)
 	sh tests/client/run-installed-test.sh $(BUILD)
 	sh tests/fuzz/run-replays.sh $(BUILD)
@@ -242,10 +256,12 @@ check-valgrind: deps
 	CK_FORK=no CK_RUN_SUITE=client PSYNCD=$(PSYNCD) PSYNC_TEST_SLOW=10 \
 	    $(VALGRIND) --trace-children=no $(CHECK_BIN)
 
-install: $(PSYNCD) lib
+install: $(PSYNCD) lib $(PSYNC_CLI)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(PSYNCD) $(DESTDIR)$(SBINDIR)/psyncd
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(PSYNC_CLI) $(DESTDIR)$(BINDIR)/psync
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpsync-client.so.$(LIB_VERSION)
 	ln -sf libpsync-client.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpsync-client.so
@@ -280,6 +296,7 @@ install: $(PSYNCD) lib
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/psyncd
+	rm -f $(DESTDIR)$(BINDIR)/psync
 	rm -f $(DESTDIR)$(LIBDIR)/libpsync-client.so.$(LIB_VERSION)
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	rm -f $(DESTDIR)$(LIBDIR)/libpsync-client.so

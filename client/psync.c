@@ -779,7 +779,8 @@ call_json(psync_t *h, json_t *req, char **json)
 		return (rc);
 	json_object_del(r, "id");
 	json_object_del(r, "ok");
-	*json = json_dumps(r, JSON_COMPACT);
+	/* As the daemon wrote them: 0.512, not 0.51200000000000001. */
+	*json = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	json_decref(r);
 	return (*json == NULL ? fail(h, PSYNC_ENOMEM, "out of memory") :
 	    PSYNC_OK);
