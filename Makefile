@@ -13,6 +13,8 @@ LIBDIR	?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DOCDIR	?= $(PREFIX)/share/doc/psync
+MANDIR	?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
@@ -100,9 +102,12 @@ examples: $(EXAMPLES)
 
 # psync(1), the CLI: linked against the shared library, as users link it;
 # proto/ for the socket path and framing of psync raw.
+# Its run path finds the library beside it in build/, and in ../lib once
+# installed, never in the build tree.
 $(PSYNC_CLI): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(PROTO_OBJS) $(LIB_SO)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_SRCS:%.c=$(BUILD)/%.o) $(PROTO_OBJS) \
-	    $(LIB_LINK) $(JANSSON_LIBS)
+	    -L$(BUILD) -lpsync-client -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib' \
+	    $(JANSSON_LIBS)
 
 $(BUILD)/client/cli/%.o: client/cli/%.c
 	@mkdir -p $(dir $@)
@@ -220,6 +225,7 @@ check-once: all
 	sh tests/integration/run-socat-tests.sh $(PSYNCD)
 	sh tests/client/check-snippets.sh
 	sh tests/cli/run-cli-tests.sh $(BUILD)
+	sh tests/client/check-man.sh $(BUILD)
 	sh tests/client/run-examples.sh $(BUILD)
 	sh tests/client/run-installed-test.sh $(BUILD)
 	sh tests/fuzz/run-replays.sh $(BUILD)
@@ -262,6 +268,13 @@ install: $(PSYNCD) lib $(PSYNC_CLI)
 	install -m 0755 $(PSYNCD) $(DESTDIR)$(SBINDIR)/psyncd
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(PSYNC_CLI) $(DESTDIR)$(BINDIR)/psync
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 man/psync.1 $(DESTDIR)$(MANDIR)/man1/psync.1
+	install -m 0644 man/libpsync-client.3 \
+	    $(DESTDIR)$(MANDIR)/man3/libpsync-client.3
+	install -m 0644 man/psyncd.8 $(DESTDIR)$(MANDIR)/man8/psyncd.8
+	install -m 0644 client/cli/psync.bash $(DESTDIR)$(BASHCOMPDIR)/psync
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpsync-client.so.$(LIB_VERSION)
 	ln -sf libpsync-client.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libpsync-client.so
@@ -297,6 +310,10 @@ install: $(PSYNCD) lib $(PSYNC_CLI)
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/psyncd
 	rm -f $(DESTDIR)$(BINDIR)/psync
+	rm -f $(DESTDIR)$(MANDIR)/man1/psync.1
+	rm -f $(DESTDIR)$(MANDIR)/man3/libpsync-client.3
+	rm -f $(DESTDIR)$(MANDIR)/man8/psyncd.8
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/psync
 	rm -f $(DESTDIR)$(LIBDIR)/libpsync-client.so.$(LIB_VERSION)
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	rm -f $(DESTDIR)$(LIBDIR)/libpsync-client.so

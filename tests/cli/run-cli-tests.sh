@@ -176,6 +176,15 @@ out=$("$psync" raw '{"op":"ping","id":1}' '{"op":"counter.get","name":"C"}')
 out=$(printf '{"op":"ping","id":"a"}\n\n{"op":"counter.add","name":"C","delta":1}\n' | "$psync" raw)
 [ "$out" = '{"id":"a","ok":true}
 {"ok":true,"value":10}' ] && ok || bad "raw from stdin printed: $out"
+# ---- bash completion: commands, options, and names from the daemon ----
+comp() {	# comp WORDS...: what completing the last word offers
+	PATH="$build:$PATH" bash -c '. client/cli/psync.bash
+	    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _psync
+	    echo "${COMPREPLY[*]}"' comp "$@"
+}
+[ "$(comp psync ba)" = barrier ] && ok || bad "completion of 'ba': $(comp psync ba)"
+[ "$(comp psync lock x --exc)" = --exclusive ] && ok || bad "completion of --exc"
+[ "$(comp psync info C)" = C ] && ok || bad "completion of a name: '$(comp psync info C)'"
 expect_rc 0 "delete" "$psync" delete C
 expect_rc 65 "delete again" "$psync" delete C
 

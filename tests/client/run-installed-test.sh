@@ -45,6 +45,19 @@ if readelf -d "$lib" | grep -q 'SONAME.*\[libpsync-client.so.1\]'; then
 else
 	fail=$((fail + 1)); echo "installed: no soname libpsync-client.so.1"
 fi
+# The CLI, its man pages and its completion are installed too.
+root="$dir/root/opt/psync"
+if [ -x "$root/bin/psync" ] && [ -f "$root/share/man/man1/psync.1" ] &&
+    [ -f "$root/share/man/man3/libpsync-client.3" ] &&
+    [ -f "$root/share/man/man8/psyncd.8" ] &&
+    [ -f "$root/share/bash-completion/completions/psync" ] &&
+    "$root/bin/psync" --version >/dev/null &&
+    ldd "$root/bin/psync" | grep -q "libpsync-client.so.1 => $root/bin/../lib/"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "installed: psync, its man pages or completion missing"
+fi
+
 # Every relative link of the installed docs resolves there.
 docdir="$dir/root/opt/psync/share/doc/psync"
 broken=
