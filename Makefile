@@ -243,6 +243,9 @@ check-asan: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    sh tests/client/run-examples.sh build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PSYNC_TEST_SLOW=2 \
+	    sh tests/cli/run-cli-tests.sh build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    sh tests/fuzz/run-replays.sh build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
