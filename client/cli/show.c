@@ -99,6 +99,11 @@ state_of(const json_t *o, char *buf, size_t size)
 
 /* ---- ping ---- */
 
+static const char ping_help[] =
+"usage: psync [--json] ping\n"
+"Whether psyncd answers on the socket, its version and the round trip.\n"
+"Exit 0, or 69 if nobody is there.\n";
+
 int
 cli_ping(struct cli *c, int argc, char **argv)
 {
@@ -107,7 +112,8 @@ cli_ping(struct cli *c, int argc, char **argv)
 	char	*json;
 	json_t	*j;
 
-	(void)argv;
+	if (cli_wants_help(argc, argv, ping_help))
+		return (CLI_OK);
 	if (argc != 1)
 		return (cli_usage("ping", "no arguments"));
 	cli_connect(c);
@@ -149,6 +155,11 @@ pairs(const json_t *o, char *buf, size_t size)
 	return (buf);
 }
 
+static const char stat_help[] =
+"usage: psync [--json] stat\n"
+"The daemon's version, uptime, connections, objects (per type), requests\n"
+"served, input buffered and limits.\n";
+
 int
 cli_stat(struct cli *c, int argc, char **argv)
 {
@@ -157,7 +168,8 @@ cli_stat(struct cli *c, int argc, char **argv)
 	char		*json, buf[1024], c1[64];
 	int		 rc;
 
-	(void)argv;
+	if (cli_wants_help(argc, argv, stat_help))
+		return (CLI_OK);
 	if (argc != 1)
 		return (cli_usage("stat", "no arguments"));
 	cli_connect(c);
@@ -334,6 +346,11 @@ cli_info(struct cli *c, int argc, char **argv)
 
 /* ---- delete ---- */
 
+static const char delete_help[] =
+"usage: psync delete NAME [-f|--force]\n"
+"Remove object NAME.  One that is held or waited on only with --force:\n"
+"its waiters then get \"deleted\" and its holders no longer hold it.\n";
+
 int
 cli_delete(struct cli *c, int argc, char **argv)
 {
@@ -341,6 +358,8 @@ cli_delete(struct cli *c, int argc, char **argv)
 	int	i, rc;
 	char	*name = NULL;
 
+	if (cli_wants_help(argc, argv, delete_help))
+		return (CLI_OK);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
 			force = true;

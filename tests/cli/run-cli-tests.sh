@@ -52,7 +52,10 @@ expect_rc 64 "lock without CMD" "$psync" lock x
 expect_rc 64 "bad timeout" "$psync" lock x -w soon -- true
 expect_rc 0 "--help" "$psync" --help
 grep -q "^  69 " "$dir/out" && ok || bad "--help lacks the exit statuses"
-expect_rc 0 "lock --help" "$psync" lock --help
+for cmd in $("$psync" --help | sed -n 's/^  \([a-z]*\) .*/\1/p'); do
+	expect_rc 0 "$cmd --help" "$psync" "$cmd" --help
+	grep -q "^usage: psync" "$dir/out" && ok || bad "$cmd --help: $(cat "$dir/out")"
+done
 
 # ---- two psync lock runs never overlap: 50 at once ----
 : > "$dir/marks"
