@@ -70,31 +70,43 @@ cell(const json_t *v, char *buf, size_t size)
 	return (buf);
 }
 
-/*
- * The type's state in a few words, from a list or info entry: every
- * field but the generic ones, as key=value.
- */
+/* Is key one of the NULL-terminated list? */
+static bool
+listed(const char *key, const char *const *list)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(key, *list) == 0)
+			return (true);
+	return (false);
+}
+
+/* An object's members but those in skip, as "k=v k=v", into buf. */
+static const char *
+pairs(const json_t *o, const char *const *skip, char *buf, size_t size)
+{
+	const char	*key;
+	json_t		*v;
+	size_t		 len = 0;
+	char		 c[64];
+
+	buf[0] = '\0';
+	json_object_foreach((json_t *)o, key, v) {
+		if (!listed(key, skip) && len < size)
+			len += (size_t)snprintf(buf + len, size - len,
+			    "%s%s=%s", len > 0 ? " " : "", key,
+			    cell(v, c, sizeof(c)));
+	}
+	return (buf);
+}
+
+/* The type's state, from a list or info entry: its own fields. */
 static const char *
 state_of(const json_t *o, char *buf, size_t size)
 {
 	static const char *const generic[] = { "name", "type", "holders",
 	    "waiters", NULL };
-	const char	*key;
-	json_t		*v;
-	size_t		 len = 0, i;
-	char		 c[64];
 
-	buf[0] = '\0';
-	json_object_foreach((json_t *)o, key, v) {
-		for (i = 0; generic[i] != NULL; i++)
-			if (strcmp(key, generic[i]) == 0)
-				break;
-		if (generic[i] != NULL || len >= size)
-			continue;
-		len += (size_t)snprintf(buf + len, size - len, "%s%s=%s",
-		    len > 0 ? " " : "", key, cell(v, c, sizeof(c)));
-	}
-	return (buf);
+	return (pairs(o, generic, buf, size));
 }
 
 /* ---- ping ---- */
@@ -136,25 +148,6 @@ cli_ping(struct cli *c, int argc, char **argv)
 
 /* ---- stat ---- */
 
-/* An object's members as "k=v k=v", into buf. */
-static const char *
-pairs(const json_t *o, char *buf, size_t size)
-{
-	const char	*k;
-	json_t		*v;
-	size_t		 len = 0;
-	char		 c[64];
-
-	buf[0] = '\0';
-	json_object_foreach((json_t *)o, k, v) {
-		if (len < size)
-			len += (size_t)snprintf(buf + len, size - len,
-			    "%s%s=%s", len > 0 ? " " : "", k,
-			    cell(v, c, sizeof(c)));
-	}
-	return (buf);
-}
-
 static const char stat_help[] =
 "usage: psync [--json] stat\n"
 "The daemon's version, uptime, connections, objects (per type), requests\n"
@@ -181,7 +174,7 @@ cli_stat(struct cli *c, int argc, char **argv)
 	else {
 		json_object_foreach(j, key, v) {
 			if (json_is_object(v))
-				pairs(v, buf, sizeof(buf));
+				pairs(v, NULL, buf, sizeof(buf));
 			else if (strcmp(key, "uptime") == 0)
 				cli_duration(json_number_value(v), buf,
 				    sizeof(buf));
@@ -273,21 +266,9 @@ info_row(const json_t *e, size_t rank, const char *age_key)
 {
 	static const char *const shown[] = { "session", "pid", "uid",
 	    "client", "held_for", "waiting_for", NULL };
-	const char	*key;
-	json_t		*v;
-	char		 d[32], rk[16], detail[256], c[64];
-	size_t		 len = 0, i;
+	char		 d[32], rk[16], detail[256];
 
-	detail[0] = '\0';
-	json_object_foreach((json_t *)e, key, v) {
-		for (i = 0; shown[i] != NULL; i++)
-			if (strcmp(key, shown[i]) == 0)
-				break;
-		if (shown[i] == NULL && len < sizeof(detail))
-			len += (size_t)snprintf(detail + len,
-			    sizeof(detail) - len, "%s%s=%s", len > 0 ? " " :
-			    "", key, cell(v, c, sizeof(c)));
-	}
+	pairs(e, shown, detail, sizeof(detail));
 	snprintf(rk, sizeof(rk), "%zu", rank);
 	printf("  %-4s %7" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT
 	    " %6" JSON_INTEGER_FORMAT "  %-24s %8s  %s\n",
