@@ -231,6 +231,7 @@ struct refused {
 	struct server		*srv;
 	struct event		*ev;
 	int			 fd;
+	struct timeval		 deadline;	/* the loop's clock */
 };
 
 #define REFUSED_MAX		64
@@ -255,13 +256,26 @@ refused_cb(evutil_socket_t fd, short what, void *arg)
 	char		 buf[4096];
 	ssize_t		 n;
 
+	struct timeval	 now, left;
+
 	if (what & EV_TIMEOUT) {
 		refused_close(r);
 		return;
 	}
 	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
 		;
-	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+	if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		refused_close(r);
+		return;
+	}
+	/* One deadline in all: a peer that dribbles cannot stay longer. */
+	if (event_base_gettimeofday_cached(r->srv->base, &now) == -1 ||
+	    !timercmp(&now, &r->deadline, <)) {
+		refused_close(r);
+		return;
+	}
+	timersub(&r->deadline, &now, &left);
+	if (event_add(r->ev, &left) == -1)
 		refused_close(r);
 }
 
@@ -273,7 +287,7 @@ static void
 listener_refuse(struct server *srv, evutil_socket_t fd, enum psync_err err,
     const char *msg)
 {
-	struct timeval	 tv = { REFUSED_LINGER_SECS, 0 };
+	struct timeval	 tv = { REFUSED_LINGER_SECS, 0 }, now;
 	struct refused	*r;
 	json_t		*reply;
 	char		 line[512];
@@ -292,8 +306,10 @@ listener_refuse(struct server *srv, evutil_socket_t fd, enum psync_err err,
 	    (r = calloc(1, sizeof(*r))) != NULL) {
 		r->srv = srv;
 		r->fd = fd;
-		r->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
-		    refused_cb, r);
+		r->ev = event_new(srv->base, fd, EV_READ, refused_cb, r);
+		if (event_base_gettimeofday_cached(srv->base, &now) == -1)
+			timerclear(&now);
+		timeradd(&now, &tv, &r->deadline);
 		if (r->ev != NULL && event_add(r->ev, &tv) == 0) {
 			TAILQ_INSERT_TAIL(&srv->refused, r, entry);
 			srv->nrefused++;
