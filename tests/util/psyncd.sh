@@ -21,10 +21,10 @@ psyncd_start() {
 	"$bin" --socket "$sock" "$@" 2>"$psyncd_tmp/psyncd.log" &
 	psyncd_pid=$!
 	i=0
-	# Ready when it answers: the socket file exists from bind(), before
-	# listen(), so its presence proves nothing.
-	while [ "$(echo '{"op":"ping"}' | socat -t 2 - UNIX-CONNECT:"$sock" \
-	    2>/dev/null)" != '{"ok":true}' ]; do
+	# Ready when it answers (a refusal is an answer too): the socket
+	# file exists from bind(), before listen(), so it proves nothing.
+	while ! echo '{"op":"ping"}' | socat -t 2 - UNIX-CONNECT:"$sock" \
+	    2>/dev/null | grep -q '^{"ok":'; do
 		i=$((i + 1))
 		if [ $i -ge 500 ]; then
 			echo "psyncd did not start:"; cat "$psyncd_tmp/psyncd.log"
