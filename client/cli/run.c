@@ -24,13 +24,24 @@
 
 #include "cli.h"
 
-/* The signal that asked psync to stop (0: none); set by a handler. */
-static volatile sig_atomic_t	stop_signal;
+/*
+ * The signal that asked psync to stop (0: none), the running CMD (0:
+ * none) and whether it was told: the handler itself passes the signal
+ * on, so none can slip in between a check and a blocking waitpid().
+ */
+static volatile sig_atomic_t	stop_signal, cmd_pid, cmd_told;
 
 static void
 on_stop_signal(int sig)
 {
+	int	saved = errno;
+
 	stop_signal = sig;
+	if (cmd_pid > 0 && !cmd_told) {
+		cmd_told = 1;
+		kill((pid_t)cmd_pid, SIGTERM);
+	}
+	errno = saved;
 }
 
 /* Catch SIGTERM, SIGINT, SIGHUP without SA_RESTART: waits return EINTR. */
@@ -200,9 +211,10 @@ parse_under(int argc, char **argv, bool is_sem, bool is_lock,
 static int
 run_cmd(struct under *u, bool has_token, uint64_t token)
 {
+	sigset_t stop, old;
 	char	 tok[24];
 	pid_t	 pid, r;
-	int	 status, sent = 0;
+	int	 status;
 
 	if ((pid = fork()) == -1) {
 		fprintf(stderr, "psync: fork: %s\n", strerror(errno));
@@ -219,12 +231,19 @@ run_cmd(struct under *u, bool has_token, uint64_t token)
 		    strerror(errno));
 		_exit(errno == ENOENT ? CLI_NOT_FOUND : CLI_CANNOT_EXEC);
 	}
+	/* A stop signal that came before CMD was known goes on now. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	cmd_pid = pid;
+	if (stop_signal != 0 && !cmd_told) {
+		cmd_told = 1;
+		kill(pid, SIGTERM);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (;;) {
-		/* A stop signal goes on to CMD, once; psync still waits. */
-		if (stop_signal != 0 && !sent) {
-			kill(pid, SIGTERM);
-			sent = 1;
-		}
 		if ((r = waitpid(pid, &status, 0)) == pid)
 			break;
 		if (r == -1 && errno != EINTR) {
@@ -232,6 +251,7 @@ run_cmd(struct under *u, bool has_token, uint64_t token)
 			return (CLI_SOFTWARE);
 		}
 	}
+	cmd_pid = 0;
 	if (WIFSIGNALED(status))
 		return (128 + WTERMSIG(status));
 	return (WEXITSTATUS(status));
