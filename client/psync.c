@@ -136,27 +136,24 @@ handles_remove(psync_t *h)
 	pthread_mutex_unlock(&handles_mutex);
 }
 
+/*
+ * The protocol's errors map onto results by offset (result_of_code): the
+ * public enum in psync.h must list them in psync_proto.h's order.
+ */
+#define PSYNC_CHECK_ORDER(sym, str)					\
+	_Static_assert(PSYNC_E##sym - PSYNC_EBAD_REQUEST ==		\
+	    PSYNC_ERR_##sym - PSYNC_ERR_BAD_REQUEST,			\
+	    "psync.h lists " str " out of the protocol's order");
+PSYNC_ERRORS(PSYNC_CHECK_ORDER)
+#undef PSYNC_CHECK_ORDER
+
 static const char *const result_names[] = {
 	[PSYNC_OK] = "success",
 	[PSYNC_TIMEDOUT] = "timed out",
-	[PSYNC_EBAD_REQUEST] = "bad_request",
-	[PSYNC_EUNKNOWN_OP] = "unknown_op",
-	[PSYNC_EBAD_NAME] = "bad_name",
-	[PSYNC_ENOT_FOUND] = "not_found",
-	[PSYNC_ETYPE_MISMATCH] = "type_mismatch",
-	[PSYNC_EPARAM_MISMATCH] = "param_mismatch",
-	[PSYNC_ENOT_OWNER] = "not_owner",
-	[PSYNC_EWOULD_DEADLOCK] = "would_deadlock",
-	[PSYNC_EWOULD_EXCEED] = "would_exceed",
-	[PSYNC_EBROKEN] = "broken",
-	[PSYNC_EBUSY] = "busy",
-	[PSYNC_EDELETED] = "deleted",
-	[PSYNC_ECANCELLED] = "cancelled",
-	[PSYNC_ELIMIT] = "limit",
-	[PSYNC_EFORBIDDEN] = "forbidden",
-	[PSYNC_ETOO_LARGE] = "too_large",
-	[PSYNC_ESHUTTING_DOWN] = "shutting_down",
-	[PSYNC_EINTERNAL] = "internal",
+	/* The protocol's codes, from its one table. */
+#define PSYNC_RESULT_NAME(sym, str) [PSYNC_E##sym] = str,
+	PSYNC_ERRORS(PSYNC_RESULT_NAME)
+#undef PSYNC_RESULT_NAME
 	[PSYNC_EIO] = "connection to psyncd lost or not possible",
 	[PSYNC_EPROTO] = "unexpected reply from psyncd",
 	[PSYNC_EFORK] = "handle used in a forked child",
