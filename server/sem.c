@@ -2,10 +2,15 @@
  * sem.c -- semaphore: like multiprocessing.Semaphore and BoundedSemaphore.
  *
  * Created by the first request that carries "value" (and optionally
- * "bounded"); lives until deleted.  Units taken are held by the taking
- * connection and returned if it dies.  A release gives back the caller's
- * units first; beyond those it is a plain signal, as in Python, except
- * that a bounded semaphore never goes above its initial value.
+ * "bounded", "owned"); lives until deleted.  An owned semaphore (the
+ * default) is a pool of slots: units taken are held by the taking
+ * session and returned if it dies, and a release gives back the
+ * caller's units first; beyond those it is a plain signal, as in Python.
+ * An unowned one is Python's counting semaphore: a unit taken is
+ * consumed, whoever took it and whatever becomes of them, so that a
+ * consumer that takes a producer's signal and exits does not give it
+ * back.  A bounded semaphore never goes above its initial value, the
+ * units held counted.
  */
 #include <stdlib.h>
 
@@ -25,6 +30,7 @@ struct sem {
 	json_int_t	initial;
 	json_int_t	held;		/* units held by connections, in all */
 	bool		bounded;
+	bool		owned;		/* units are held, and returned at death */
 };
 
 #define SEM(o)	((struct sem *)(o))
@@ -38,12 +44,13 @@ sem_get(struct request *rq, struct object **out)
 {
 	struct object	*o;
 	json_int_t	 value;
-	bool		 bounded, has_value;
+	bool		 bounded, owned, has_value;
 	char		 q[96];
 
 	has_value = json_object_get(rq->json, "value") != NULL;
 	if (rq_int(rq, "value", false, 0, &value) == -1 ||
-	    rq_bool(rq, "bounded", false, &bounded) == -1)
+	    rq_bool(rq, "bounded", false, &bounded) == -1 ||
+	    rq_bool(rq, "owned", true, &owned) == -1)
 		return (-1);
 	if (value < 0 || value > SEM_VALUE_MAX)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'value' "
@@ -52,13 +59,16 @@ sem_get(struct request *rq, struct object **out)
 		return (-1);
 	if (o != NULL) {
 		if (has_value && (value != SEM(o)->initial ||
-		    bounded != SEM(o)->bounded))
+		    bounded != SEM(o)->bounded || owned != SEM(o)->owned))
 			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH,
 			    "semaphore '%s' exists with value %lld, bounded "
-			    "%s; this request has value %lld, bounded %s",
-			    QUOTE(q, o), (long long)SEM(o)->initial,
+			    "%s, owned %s; this request has value %lld, "
+			    "bounded %s, owned %s", QUOTE(q, o),
+			    (long long)SEM(o)->initial,
 			    SEM(o)->bounded ? "true" : "false",
-			    (long long)value, bounded ? "true" : "false"), -1);
+			    SEM(o)->owned ? "true" : "false", (long long)value,
+			    bounded ? "true" : "false",
+			    owned ? "true" : "false"), -1);
 		*out = o;
 		return (0);
 	}
@@ -71,16 +81,21 @@ sem_get(struct request *rq, struct object **out)
 		return (-1);
 	SEM(o)->value = SEM(o)->initial = value;
 	SEM(o)->bounded = bounded;
+	SEM(o)->owned = owned;
 	*out = o;
 	return (0);
 }
 
-/* c takes one unit. */
+/* c takes one unit: held by c, or consumed. */
 static void
 sem_take(struct object *o, struct conn *c)
 {
 	struct hold	*h;
 
+	if (!SEM(o)->owned) {
+		SEM(o)->value--;
+		return;
+	}
 	if ((h = hold_find(o, c)) == NULL) {
 		h = xcalloc(1, sizeof(*h));
 		hold_link(h, o, c);
@@ -157,7 +172,7 @@ sem_release(struct request *rq)
 		    "field 'n' must be from 1 to 2^53"));
 	if (sem_get(rq, &o) == -1)
 		return (HR_ERROR);
-	h = hold_find(o, rq->conn);
+	h = SEM(o)->owned ? hold_find(o, rq->conn) : NULL;
 	give = h == NULL ? 0 : n < h->count ? n : h->count;
 	/*
 	 * Units held count toward a bounded semaphore's bound: a plain
@@ -228,6 +243,7 @@ sem_describe(const struct object *o, json_t *out)
 	json_object_set_new(out, "value", json_integer(SEM(o)->value));
 	json_object_set_new(out, "initial", json_integer(SEM(o)->initial));
 	json_object_set_new(out, "bounded", json_boolean(SEM(o)->bounded));
+	json_object_set_new(out, "owned", json_boolean(SEM(o)->owned));
 }
 
 static void

@@ -73,8 +73,8 @@ START_TEST(test_bounded_sem_counts_held_units)
 	json_decref(r);
 	/* A mismatch says which parameter differs. */
 	expect_message(c, "{\"op\":\"sem.value\",\"name\":\"b1\",\"value\":1}",
-	    "param_mismatch", "exists with value 1, bounded true; this request "
-	    "has value 1, bounded false");
+	    "param_mismatch", "exists with value 1, bounded true, owned true; "
+	    "this request has value 1, bounded false, owned true");
 	json_decref(ok_call(c, "{\"op\":\"counter.set\",\"name\":\"big\","
 	    "\"value\":9223372036854775807}"));
 	expect_message(c, "{\"op\":\"counter.add\",\"name\":\"big\","
@@ -415,6 +415,56 @@ START_TEST(test_close_log_says_what_was_released)
 }
 END_TEST
 
+/*
+ * An unowned semaphore consumes the units taken: a consumer that takes a
+ * producer's signal and dies does not give it back (Python's counting
+ * semaphore); an owned one (the default) returns them.
+ */
+START_TEST(test_unowned_semaphore_consumes_units)
+{
+	struct daemon	 d;
+	struct tc	*producer, *consumer, *o;
+	json_t		*r;
+
+	daemon_start(&d, NULL);
+	producer = tc_open(d.sock);
+	consumer = tc_open(d.sock);
+	o = tc_open(d.sock);
+	tc_send(consumer, "{\"op\":\"sem.acquire\",\"name\":\"items\","
+	    "\"value\":0,\"owned\":false,\"id\":1}");
+	json_decref(ok_call(consumer, "{\"op\":\"ping\"}"));
+	r = ok_call(producer, "{\"op\":\"sem.release\",\"name\":\"items\"}");
+	ck_assert_int_eq(j_int(r, "value"), 0);		/* taken at once */
+	json_decref(r);
+	r = tc_reply(consumer);
+	ck_assert(j_bool(r, "acquired"));
+	json_decref(r);
+	/* Nobody holds a consumed unit. */
+	r = ok_call(o, "{\"op\":\"info\",\"name\":\"items\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "holders")), 0);
+	ck_assert(!j_bool(r, "owned"));
+	json_decref(r);
+	tc_close(consumer);
+	tc_wait_connections(o, 2);
+	r = ok_call(o, "{\"op\":\"sem.value\",\"name\":\"items\"}");
+	ck_assert_int_eq(j_int(r, "value"), 0);		/* still consumed */
+	json_decref(r);
+	/* Bounded and unowned: BoundedSemaphore(1)'s over-release. */
+	json_decref(ok_call(o, "{\"op\":\"sem.acquire\",\"name\":\"b\","
+	    "\"value\":1,\"bounded\":true,\"owned\":false}"));
+	json_decref(ok_call(producer, "{\"op\":\"sem.release\",\"name\":\"b\"}"));
+	expect_message(producer, "{\"op\":\"sem.release\",\"name\":\"b\"}",
+	    "would_exceed", "initial value 1");
+	/* The kind is a creation parameter like the others. */
+	expect_message(o, "{\"op\":\"sem.value\",\"name\":\"b\",\"value\":1,"
+	    "\"bounded\":true}", "param_mismatch", "owned false; this request "
+	    "has value 1, bounded true, owned true");
+	tc_close(producer);
+	tc_close(o);
+	daemon_finish(&d);
+}
+END_TEST
+
 Suite *
 contract_suite(void)
 {
@@ -430,5 +480,6 @@ contract_suite(void)
 	ADD_TEST(s, test_cond_wait_deleted_messages, 20);
 	ADD_TEST(s, test_barrier_names_who_broke_it, 20);
 	ADD_TEST(s, test_close_log_says_what_was_released, 20);
+	ADD_TEST(s, test_unowned_semaphore_consumes_units, 20);
 	return (s);
 }
