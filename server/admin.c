@@ -208,28 +208,10 @@ admin_info(struct request *rq)
 	return (HR_DONE);
 }
 
-/* End, with "deleted", every cond.wait waiting to re-acquire lock o. */
-static void
-delete_pinning_waits(struct server *srv, struct object *o)
-{
-	struct conn	*c;
-	struct wait	*w, *next;
-
-	TAILQ_FOREACH(c, &srv->conns, entry) {
-		for (w = TAILQ_FIRST(&c->waits); w != NULL; w = next) {
-			next = TAILQ_NEXT(w, conn_entry);
-			if (w->lock == o)
-				wait_end(srv, w, WAIT_LOCK_DELETED);
-		}
-	}
-}
-
 static int
 admin_delete(struct request *rq)
 {
 	struct object	*o;
-	struct wait	*w;
-	struct hold	*h;
 	const char	*name;
 	size_t		 len;
 	bool		 force;
@@ -247,14 +229,7 @@ admin_delete(struct request *rq)
 		    quote(q, sizeof(q), name, len), o->nholders,
 		    o->nholders == 1 ? "" : "s", o->nwaiters + o->pins,
 		    o->nwaiters + o->pins == 1 ? "" : "s"));
-	/* cond.waits that would re-acquire a lock pin it: they go too. */
-	if (o->pins > 0)
-		delete_pinning_waits(rq->srv, o);
-	while ((w = TAILQ_FIRST(&o->waiters)) != NULL)
-		wait_end(rq->srv, w, WAIT_DELETED);
-	while ((h = TAILQ_FIRST(&o->holders)) != NULL)
-		o->type->hold_lost(rq->srv, o, h);
-	object_destroy(rq->srv, o);
+	object_delete(rq->srv, o);
 	rq_reply(rq);
 	return (HR_DONE);
 }

@@ -139,6 +139,7 @@ conn_new_bev(struct server *srv, struct bufferevent *bev, pid_t pid,
 	c->gid = gid;
 	TAILQ_INIT(&c->waits);
 	TAILQ_INIT(&c->holds);
+	TAILQ_INIT(&c->temps);
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
 
@@ -555,6 +556,8 @@ conn_lost(struct conn *c, bool flush)
 	conn_fail_waits(c, WAIT_CONN_LOST);
 	while ((h = TAILQ_FIRST(&c->holds)) != NULL)
 		h->obj->type->hold_lost(srv, h->obj, h);
+	/* Its temporary objects go with it, whoever else waits on them. */
+	object_delete_temps(srv, c);
 	/* Hand every freed object to its next waiter now. */
 	object_settle_all(srv);
 

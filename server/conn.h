@@ -34,6 +34,7 @@ struct conn {
 	struct pidwatch_member	 watch;		/* on pid's exit, EOF */
 	struct wait_list	 waits;		/* pending, in arrival order */
 	struct hold_list	 holds;
+	struct temp_list	 temps;		/* temporary objects it made */
 	uint32_t		 npending;
 	uint32_t		 flags;
 #define CONN_DOOMED	0x1	/* to be closed by the reaper, no flush */

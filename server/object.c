@@ -29,11 +29,14 @@ object_create(struct request *rq, const struct objtype *t)
 {
 	struct server	*srv = rq->srv;
 	struct object	*o;
+	struct temp_ref	*ref = NULL;
 	const char	*name;
 	size_t		 len;
 	char		*key, q[96];
+	bool		 temporary;
 
-	if (rq_name(rq, "name", &name, &len) == -1)
+	if (rq_name(rq, "name", &name, &len) == -1 ||
+	    rq_bool(rq, "temporary", false, &temporary) == -1)
 		return (NULL);
 	if (srv->objects.count >= srv->cfg.max_objects) {
 		rq_fail(rq, PSYNC_ERR_LIMIT, "cannot create %s '%s': the "
@@ -55,6 +58,13 @@ object_create(struct request *rq, const struct objtype *t)
 		    "of memory growing the name table", t->name,
 		    quote(q, sizeof(q), name, len));
 		return (NULL);
+	}
+	if (temporary) {
+		ref = xcalloc(1, sizeof(*ref));
+		ref->obj = o;
+		ref->conn = rq->conn;
+		TAILQ_INSERT_TAIL(&rq->conn->temps, ref, entry);
+		o->temp = ref;
 	}
 	/* Settle it even if the request fails from here on. */
 	object_touch(srv, o);
@@ -142,9 +152,55 @@ object_destroy(struct server *srv, struct object *o)
 		*pp = o->dirty_next;
 	}
 	objtab_remove(&srv->objects, o);
+	if (o->temp != NULL) {
+		TAILQ_REMOVE(&o->temp->conn->temps, o->temp, entry);
+		free(o->temp);
+	}
 	if (o->type->destroy != NULL)
 		o->type->destroy(o);
 	free(o);
+}
+
+/* End, with "deleted", every cond.wait waiting to re-acquire lock o. */
+static void
+object_delete_pinning_waits(struct server *srv, struct object *o)
+{
+	struct conn	*c;
+	struct wait	*w, *next;
+
+	TAILQ_FOREACH(c, &srv->conns, entry) {
+		for (w = TAILQ_FIRST(&c->waits); w != NULL; w = next) {
+			next = TAILQ_NEXT(w, conn_entry);
+			if (w->lock == o)
+				wait_end(srv, w, WAIT_LOCK_DELETED);
+		}
+	}
+}
+
+void
+object_delete(struct server *srv, struct object *o)
+{
+	struct wait	*w;
+	struct hold	*h;
+
+	/* cond.waits that would re-acquire a lock pin it: they go too. */
+	if (o->pins > 0)
+		object_delete_pinning_waits(srv, o);
+	while ((w = TAILQ_FIRST(&o->waiters)) != NULL)
+		wait_end(srv, w, WAIT_DELETED);
+	while ((h = TAILQ_FIRST(&o->holders)) != NULL)
+		o->type->hold_lost(srv, o, h);
+	object_destroy(srv, o);
+}
+
+void
+object_delete_temps(struct server *srv, struct conn *c)
+{
+	struct temp_ref	*ref;
+
+	/* Each delete unties its object from the list. */
+	while ((ref = TAILQ_FIRST(&c->temps)) != NULL)
+		object_delete(srv, ref->obj);
 }
 
 struct hold *
@@ -227,6 +283,9 @@ object_describe(struct server *srv, const struct object *o, bool full)
 		}
 		json_object_set_new(d, "waiters", list);
 	}
+	if (o->temp != NULL)
+		json_object_set_new(d, "temporary", json_integer(
+		    (json_int_t)o->temp->conn->session));
 	if (o->type->describe != NULL)
 		o->type->describe(o, d);
 	return (d);

@@ -60,6 +60,20 @@ struct hold {
 TAILQ_HEAD(hold_list, hold);
 TAILQ_HEAD(wait_list, wait);
 
+/*
+ * A temporary object's tie to the session that created it: on that
+ * session's end the object is deleted, as by delete with force.  Linked
+ * into the creator's list; the object points back, so that an object
+ * that goes first (deleted, or back in its fresh state) unties itself.
+ */
+struct temp_ref {
+	TAILQ_ENTRY(temp_ref)	 entry;		/* the creator's temps */
+	struct object		*obj;
+	struct conn		*conn;
+};
+
+TAILQ_HEAD(temp_list, temp_ref);
+
 struct object {
 	UT_hash_handle		 hh;		/* name table link; key = name */
 	const struct objtype	*type;
@@ -69,6 +83,7 @@ struct object {
 	uint32_t		 nwaiters;
 	uint32_t		 nholders;
 	uint32_t		 pins;		/* references that keep it alive */
+	struct temp_ref		*temp;		/* temporary: its tie, or NULL */
 	uint8_t			 flags;
 #define OBJ_DIRTY	0x1			/* on the settle list */
 	uint8_t			 namelen;
@@ -166,6 +181,16 @@ bool		 object_is_fresh(const struct object *);
 
 /* Remove o from the table and free it; it must have no holder or waiter. */
 void		 object_destroy(struct server *, struct object *);
+
+/*
+ * Delete o whatever its state, as delete with force does: the cond.waits
+ * that would take it back and its waiters get "deleted", its holders no
+ * longer hold it, and it is destroyed.
+ */
+void		 object_delete(struct server *, struct object *);
+
+/* Delete every temporary object c created (its session is ending). */
+void		 object_delete_temps(struct server *, struct conn *c);
 
 /* c's hold on o, or NULL. */
 struct hold	*hold_find(struct object *o, struct conn *c);

@@ -465,6 +465,71 @@ START_TEST(test_unowned_semaphore_consumes_units)
 }
 END_TEST
 
+/*
+ * A temporary object is deleted when the session that created it ends:
+ * a program that makes 1,000 anonymous semaphores and exits leaves none.
+ */
+START_TEST(test_temporary_objects_go_with_their_creator)
+{
+	enum { N = 1000 };
+	struct daemon	 d;
+	struct tc	*t, *o, *w;
+	json_t		*r;
+	char		 line[128];
+	long long	 session;
+	int		 i;
+
+	daemon_start(&d, NULL);
+	t = tc_open(d.sock);
+	o = tc_open(d.sock);
+	w = tc_open(d.sock);
+	r = ok_call(t, "{\"op\":\"hello\"}");
+	session = j_int(r, "session");
+	json_decref(r);
+	for (i = 0; i < N; i++) {
+		snprintf(line, sizeof(line), "{\"op\":\"sem.value\",\"name\":"
+		    "\"anon-%d\",\"value\":1,\"temporary\":true}", i);
+		tc_send(t, line);
+	}
+	for (i = 0; i < N; i++)
+		json_decref(tc_reply(t));
+	json_decref(ok_call(t, "{\"op\":\"barrier.info\",\"name\":\"tb\","
+	    "\"parties\":2,\"temporary\":true}"));
+	json_decref(ok_call(t, "{\"op\":\"counter.add\",\"name\":\"tc\","
+	    "\"delta\":5,\"temporary\":true}"));
+	/* One goes first, deleted by hand: nothing dangles. */
+	json_decref(ok_call(o, "{\"op\":\"delete\",\"name\":\"anon-7\"}"));
+	/* Others use them meanwhile; info says whose they are. */
+	tc_send(w, "{\"op\":\"barrier.wait\",\"name\":\"tb\",\"id\":1}");
+	r = ok_call(w, "{\"op\":\"sem.acquire\",\"name\":\"anon-3\"}");
+	ck_assert(j_bool(r, "acquired"));
+	json_decref(r);
+	r = ok_call(o, "{\"op\":\"info\",\"name\":\"tb\"}");
+	ck_assert_int_eq(j_int(r, "temporary"), session);
+	json_decref(r);
+	r = ok_call(o, "{\"op\":\"stat\"}");
+	ck_assert_int_eq(j_int(r, "objects"), N - 1 + 2);
+	json_decref(r);
+	tc_close(t);
+	/* The waiter is told, and nothing is left. */
+	r = tc_reply(w);
+	ck_err(r, "deleted");
+	ck_assert_ptr_nonnull(strstr(j_str(r, "message"), "barrier 'tb'"));
+	json_decref(r);
+	tc_wait_connections(o, 2);
+	r = ok_call(o, "{\"op\":\"stat\"}");
+	ck_assert_int_eq(j_int(r, "objects"), 0);
+	json_decref(r);
+	/* A bad flag is a bad request, and creates nothing. */
+	expect_message(o, "{\"op\":\"sem.value\",\"name\":\"x\",\"value\":1,"
+	    "\"temporary\":1}", "bad_request", "'temporary'");
+	expect_missing(o, "x");
+	tc_close(w);
+	tc_close(o);
+	daemon_finish(&d);
+}
+END_TEST
+
 Suite *
 contract_suite(void)
 {
@@ -481,5 +546,6 @@ contract_suite(void)
 	ADD_TEST(s, test_barrier_names_who_broke_it, 20);
 	ADD_TEST(s, test_close_log_says_what_was_released, 20);
 	ADD_TEST(s, test_unowned_semaphore_consumes_units, 20);
+	ADD_TEST(s, test_temporary_objects_go_with_their_creator, 30);
 	return (s);
 }
