@@ -53,6 +53,8 @@ SERVER_OBJS = $(SERVER_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS   = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 PSYNCD      = $(BUILD)/psyncd
+# Debian's interpreter: .ci/install-deps gives it its test package.
+PYTHON      ?= /usr/bin/python3
 PSYNC_CLI   = $(BUILD)/psync
 CLI_SRCS    = $(wildcard client/cli/*.c)
 CHECK_BIN   = $(BUILD)/check_psync
@@ -226,6 +228,10 @@ check-once: all
 	sh tests/client/check-snippets.sh
 	sh tests/cli/run-cli-tests.sh $(BUILD)
 	sh tests/client/check-man.sh $(BUILD)
+	sh tests/python/run-examples.sh $(PYTHON) $(BUILD)
+	PSYNCD=$(PSYNCD) PYTHONPATH=client/python/src:tests/python \
+	    $(PYTHON) -W ignore::ResourceWarning -m unittest \
+	    tests/python/test_psync.py tests/python/test_cpython_multiprocessing.py
 	sh tests/client/run-examples.sh $(BUILD)
 	sh tests/client/run-installed-test.sh $(BUILD)
 	sh tests/fuzz/run-replays.sh $(BUILD)

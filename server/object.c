@@ -102,7 +102,14 @@ object_get(struct request *rq, const struct objtype *t, bool create,
 		    "'%s' is %s %s, not %s %s", quote(q, sizeof(q), name, len),
 		    o->type->article, o->type->name, t->article, t->name), -1);
 	}
-	if (o == NULL && create && (o = object_create(rq, t)) == NULL)
+	/*
+	 * A temporary object is made by whatever request names it first,
+	 * reads included, for the parameterless types (the others need
+	 * their parameters, and create themselves).
+	 */
+	if (o == NULL && (create || (t->is_fresh != NULL &&
+	    json_is_true(json_object_get(rq->json, "temporary")))) &&
+	    (o = object_create(rq, t)) == NULL)
 		return (-1);
 	*out = o;
 	return (0);
@@ -121,8 +128,10 @@ object_touch(struct server *srv, struct object *o)
 bool
 object_is_fresh(const struct object *o)
 {
+	/* A temporary object lives as long as its creator's session. */
 	return (o->nholders == 0 && o->nwaiters == 0 && o->pins == 0 &&
-	    o->type->is_fresh != NULL && o->type->is_fresh(o));
+	    o->temp == NULL && o->type->is_fresh != NULL &&
+	    o->type->is_fresh(o));
 }
 
 void
