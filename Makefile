@@ -229,6 +229,7 @@ check-once: all
 	sh tests/cli/run-cli-tests.sh $(BUILD)
 	sh tests/client/check-man.sh $(BUILD)
 	sh tests/python/run-examples.sh $(PYTHON) $(BUILD)
+	sh tests/python/check-install.sh $(PYTHON)
 	PSYNCD=$(PSYNCD) PYTHONPATH=client/python/src:tests/python \
 	    $(PYTHON) -W ignore::ResourceWarning -m unittest \
 	    tests/python/test_psync.py tests/python/test_cpython_multiprocessing.py
