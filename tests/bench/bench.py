@@ -201,11 +201,64 @@ def py_barrier(kind, parties, rounds):
     return rate
 
 
+# psync for Python (client/python) beside the same done by multiprocessing.
+
+def _lock_pairs(lock, ops):
+    t = time.monotonic()
+    for _ in range(ops):
+        lock.acquire()
+        lock.release()
+    return ops / (time.monotonic() - t)
+
+
+def _adder(counter, lock, ops):
+    for _ in range(ops):
+        if lock is None:
+            counter.add(1)
+        else:
+            with lock:
+                counter.value += 1
+
+
+def py_counter(kind, procs, ops):
+    if kind == "psync":
+        import psync
+        counter, lock = psync.Counter(), None
+    else:
+        counter = mp.Value("i", 0)
+        lock = counter.get_lock()
+    ps = [mp.Process(target=_adder, args=(counter, lock, ops))
+          for _ in range(procs)]
+    t = time.monotonic()
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+    return procs * ops / (time.monotonic() - t)
+
+
+def py_psync_barrier(parties, rounds):
+    import psync
+    barrier = psync.Barrier(parties)
+    ps = [mp.Process(target=_barrier_worker, args=(barrier, rounds))
+          for _ in range(parties)]
+    t = time.monotonic()
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+    return rounds / (time.monotonic() - t)
+
+
 def py_anchor(srv, name, *args):
-    """Run one Python anchor in a child interpreter (pinned if asked)."""
+    """Run one Python anchor in a child interpreter (pinned if asked),
+    psync's pointed at this run's daemon."""
     argv = srv.prefix() + [sys.executable, os.path.abspath(__file__),
                            "--anchor", name] + [str(a) for a in args]
-    out = subprocess.run(argv, check=True, capture_output=True, text=True)
+    env = dict(os.environ, PSYNC_SOCKET=srv.socks["psync"],
+               PYTHONPATH=os.path.join(ROOT, "client", "python", "src"))
+    out = subprocess.run(argv, check=True, capture_output=True, text=True,
+                         env=env)
     return float(out.stdout.strip())
 
 
@@ -217,6 +270,20 @@ def run_anchor(name, args):
         print(py_barrier("manager", *args))
     elif name == "mp-barrier":
         print(py_barrier("mp", *args))
+    elif name == "psync-py-lock":
+        import psync
+        print(_lock_pairs(psync.Lock(), *args))
+    elif name == "mp-lock":
+        print(_lock_pairs(mp.Lock(), *args))
+    elif name == "manager-lock-1":
+        with mp.Manager() as m:
+            print(_lock_pairs(m.Lock(), *args))
+    elif name == "psync-py-barrier":
+        print(py_psync_barrier(*args))
+    elif name == "psync-py-counter":
+        print(py_counter("psync", *args))
+    elif name == "mp-value":
+        print(py_counter("mp", *args))
 
 
 # ---- the rows ----
@@ -327,6 +394,17 @@ def rows_for(srv, scale):
             srv.build, "bench", "psync-bench"), "redis-fill", str(objs),
             srv.socks["redis"]], check=True, capture_output=True)
         redis_bytes = (rss_bytes(srv.pid("redis")) - rb) / objs
+    # 10. psync for Python against what the seeds' users would reach for
+    row("10 Python Lock pair, 1 process", "pairs/s",
+        py_anchor(srv, "psync-py-lock", n(20000)),
+        {"Manager().Lock()": py_anchor(srv, "manager-lock-1", n(5000)),
+         "multiprocessing.Lock": py_anchor(srv, "mp-lock", n(200000))})
+    row("10 Python Barrier(4)", "rounds/s",
+        py_anchor(srv, "psync-py-barrier", 4, n(5000)),
+        {"mp.Barrier(4)": py_anchor(srv, "mp-barrier", 4, n(5000))})
+    row("10 Python Counter.add, 4 processes", "adds/s",
+        py_anchor(srv, "psync-py-counter", 4, n(10000)),
+        {"Value + its lock": py_anchor(srv, "mp-value", 4, n(10000))})
     rows.append({"row": "9 memory per held lock", "unit": "bytes",
                  "psync": held,
                  "anchors": {"redis key (SET NX PX)": redis_bytes}})
