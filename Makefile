@@ -301,7 +301,11 @@ install: $(PSYNCD) lib $(PSYNC_CLI)
 	install -m 0644 BENCHMARKS.md $(DESTDIR)$(DOCDIR)/BENCHMARKS.md
 	sed -e 's|](proto/PROTOCOL.md)|](PROTOCOL.md)|g' \
 	    -e 's|](client/README.md)|](CLIENT.md)|g' \
+	    -e 's|](client/python/README.md)|](PYTHON.md)|g' \
 	    README.md > $(DESTDIR)$(DOCDIR)/README.md
+	sed -e 's|](../../README.md)|](README.md)|g' \
+	    client/python/README.md > $(DESTDIR)$(DOCDIR)/PYTHON.md
+	chmod 0644 $(DESTDIR)$(DOCDIR)/PYTHON.md
 	sed -e "s|](psync.h)|]($$(realpath -m --relative-to=$(DOCDIR) \
 	        $(INCLUDEDIR)/psync.h))|g" \
 	    -e 's|](../proto/PROTOCOL.md)|](PROTOCOL.md)|g' \
@@ -335,6 +339,7 @@ uninstall:
 	rm -f $(DESTDIR)$(DOCDIR)/CLIENT.md
 	rm -f $(DESTDIR)$(DOCDIR)/RELIABILITY.md
 	rm -f $(DESTDIR)$(DOCDIR)/BENCHMARKS.md
+	rm -f $(DESTDIR)$(DOCDIR)/PYTHON.md
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/psyncd.service
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/psyncd.socket
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/psync.conf
