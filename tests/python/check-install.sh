@@ -8,9 +8,11 @@ dir=$(mktemp -d /tmp/psync-pip.XXXXXX)
 trap 'rm -rf "$dir"' 0 1 2 15
 pass=0
 fail=0
+# From a copy: setuptools builds in the source tree (build/, egg-info).
+cp -R client/python "$dir/src"
 if "$python" -m venv --system-site-packages "$dir/venv" &&
     "$dir/venv/bin/pip" install -q --no-build-isolation --no-index \
-        ./client/python > "$dir/log" 2>&1 &&
+        "$dir/src" > "$dir/log" 2>&1 &&
     (cd "$dir" && "$dir/venv/bin/python" -c '
 import os, sys, psync
 assert psync.__file__.startswith(sys.prefix), psync.__file__
