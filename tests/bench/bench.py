@@ -182,11 +182,14 @@ def py_manager_lock(clients, ops):
 
 
 def py_barrier(kind, parties, rounds):
+    m = None
     if kind == "manager":
         m = mp.Manager()
         barrier = m.Barrier(parties)
+    elif kind == "psync":
+        import psync
+        barrier = psync.Barrier(parties)
     else:
-        m = None
         barrier = mp.Barrier(parties)
     ps = [mp.Process(target=_barrier_worker, args=(barrier, rounds))
           for _ in range(parties)]
@@ -237,19 +240,6 @@ def py_counter(kind, procs, ops):
     return procs * ops / (time.monotonic() - t)
 
 
-def py_psync_barrier(parties, rounds):
-    import psync
-    barrier = psync.Barrier(parties)
-    ps = [mp.Process(target=_barrier_worker, args=(barrier, rounds))
-          for _ in range(parties)]
-    t = time.monotonic()
-    for p in ps:
-        p.start()
-    for p in ps:
-        p.join()
-    return rounds / (time.monotonic() - t)
-
-
 def py_anchor(srv, name, *args):
     """Run one Python anchor in a child interpreter (pinned if asked),
     psync's pointed at this run's daemon."""
@@ -279,7 +269,7 @@ def run_anchor(name, args):
         with mp.Manager() as m:
             print(_lock_pairs(m.Lock(), *args))
     elif name == "psync-py-barrier":
-        print(py_psync_barrier(*args))
+        print(py_barrier("psync", *args))
     elif name == "psync-py-counter":
         print(py_counter("psync", *args))
     elif name == "mp-value":
