@@ -120,10 +120,18 @@ class TestLocks(unittest.TestCase):
         t = threading.Thread(target=holder)
         t.start()
         held.wait(10)
+        fd = psync._client().sock.fileno()
         pid = os.fork()
         if pid == 0:
-            # The child's own connection: the lock is not its own.
-            ok = not lock.acquire(False) and psync.Lock().acquire(False)
+            # The parent's socket is closed here; the child's own
+            # connection does not hold the parent's lock.
+            try:
+                os.fstat(fd)
+                closed = False
+            except OSError:
+                closed = True
+            ok = closed and not lock.acquire(False) and \
+                psync.Lock().acquire(False)
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
         go.set()

@@ -226,10 +226,7 @@ def _after_fork_in_child() -> None:
     global _local, _owner_client, _owner_lock
     for c in list(_clients):
         if c.pid != os.getpid():
-            try:
-                c.sock.close()
-            except OSError:
-                pass
+            c.close()       # the reader first: it keeps the socket open
     _local = threading.local()
     _owner_client = None
     _owner_lock = threading.Lock()
