@@ -231,7 +231,7 @@ check-once: all
 	sh tests/python/run-examples.sh $(PYTHON) $(BUILD)
 	sh tests/python/check-install.sh $(PYTHON)
 	PSYNCD=$(PSYNCD) PYTHONPATH=client/python/src:tests/python \
-	    $(PYTHON) -W ignore::ResourceWarning -m unittest \
+	    timeout 600 $(PYTHON) -W ignore::ResourceWarning -m unittest \
 	    tests/python/test_psync.py tests/python/test_cpython_multiprocessing.py
 	sh tests/client/run-examples.sh $(BUILD)
 	sh tests/client/run-installed-test.sh $(BUILD)

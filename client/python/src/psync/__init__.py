@@ -90,7 +90,10 @@ class _Client:
             self.sock.close()
             raise ConnectionError("cannot connect to psyncd at %s: %s"
                                   % (path, e.strerror)) from None
-        self.file = self.sock.makefile("rb")
+        # Lines are cut from raw recv()s, with no buffered reader: its
+        # internal lock could be held, at fork(), by a thread the child
+        # does not have, and the child could never close it.
+        self.buf = bytearray()
         self.send_lock = threading.Lock()
         self.cond = threading.Condition()
         self.replies: Dict[int, Optional[Dict[str, Any]]] = {}
@@ -158,12 +161,26 @@ class _Client:
                 self.reading = True
             raw = b""
             try:
-                raw = self.file.readline()
+                raw = self._readline()
             finally:
                 with self.cond:
                     self.reading = False
                     self._deliver(raw)
                     self.cond.notify_all()
+
+    def _readline(self) -> bytes:
+        """The next line, "\n" included; b"" at end of input.  Called by
+        the one reading thread only."""
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl >= 0:
+                line = bytes(self.buf[:nl + 1])
+                del self.buf[:nl + 1]
+                return line
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return b""
+            self.buf += chunk
 
     def _deliver(self, raw: bytes) -> None:
         if not raw:
@@ -179,7 +196,6 @@ class _Client:
 
     def close(self) -> None:
         try:
-            self.file.close()
             self.sock.close()
         except OSError:
             pass
@@ -226,7 +242,7 @@ def _after_fork_in_child() -> None:
     global _local, _owner_client, _owner_lock
     for c in list(_clients):
         if c.pid != os.getpid():
-            c.close()       # the reader first: it keeps the socket open
+            c.close()
     _local = threading.local()
     _owner_client = None
     _owner_lock = threading.Lock()
