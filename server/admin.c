@@ -17,7 +17,7 @@
 static int
 admin_ping(struct request *rq)
 {
-	rq_reply(rq);
+	(void)rq;		/* {id, ok: true} is the whole answer */
 	return (HR_DONE);
 }
 
@@ -62,7 +62,7 @@ admin_hello(struct request *rq)
 		free(rq->conn->client);
 		rq->conn->client = xstrndup(name, len);
 	}
-	r = rq_reply(rq);
+	r = reply_members(rq_reply(rq));
 	json_object_set_new(r, "lifetime", json_string(
 	    pidwatch_attached(&rq->conn->watch) ? "process" : "connection"));
 	json_object_set_new(r, "server", json_string("psyncd"));
@@ -83,7 +83,7 @@ admin_stat(struct request *rq)
 
 	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
 		now = srv->started;
-	r = rq_reply(rq);
+	r = reply_members(rq_reply(rq));
 	json_object_set_new(r, "version", json_string(PSYNCD_VERSION));
 	json_object_set_new(r, "uptime", json_real(
 	    (double)(now.tv_sec - srv->started.tv_sec) +
@@ -154,7 +154,7 @@ admin_list(struct request *rq)
 		json_array_append_new(list, object_describe(rq->srv, v[i],
 		    false));
 	free(v);
-	json_object_set_new(rq_reply(rq), "objects", list);
+	json_object_set_new(reply_members(rq_reply(rq)), "objects", list);
 	return (HR_DONE);
 }
 
@@ -203,7 +203,7 @@ admin_info(struct request *rq)
 	if (o->pins > 0)
 		describe_pinning_waits(rq->srv, o,
 		    json_object_get(d, "waiters"));
-	json_object_update(rq_reply(rq), d);
+	json_object_update(reply_members(rq_reply(rq)), d);
 	json_decref(d);
 	return (HR_DONE);
 }
@@ -230,7 +230,6 @@ admin_delete(struct request *rq)
 		    o->nholders == 1 ? "" : "s", o->nwaiters + o->pins,
 		    o->nwaiters + o->pins == 1 ? "" : "s"));
 	object_delete(rq->srv, o);
-	rq_reply(rq);
 	return (HR_DONE);
 }
 
@@ -254,7 +253,7 @@ admin_cancel(struct request *rq)
 	}
 	if (w != NULL)
 		wait_end(rq->srv, w, WAIT_CANCELLED);
-	json_object_set_new(rq_reply(rq), "cancelled", json_boolean(w != NULL));
+	reply_bool(rq_reply(rq), "cancelled", w != NULL);
 	return (HR_DONE);
 }
 

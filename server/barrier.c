@@ -106,7 +106,7 @@ barrier_wait(struct request *rq)
 	struct wait	*w;
 	double		 timeout;
 	json_int_t	 index = 0;
-	json_t		*r;
+	struct reply	 r;
 	char		 q[96];
 
 	if (rq_timeout(rq, &timeout) == -1 || barrier_get(rq, &o) == -1)
@@ -118,12 +118,12 @@ barrier_wait(struct request *rq)
 	if (o->nwaiters + 1 >= BARRIER(o)->parties) {
 		/* The last arrival: everyone leaves together. */
 		while ((w = TAILQ_FIRST(&o->waiters)) != NULL) {
-			r = wait_reply_new(w);
-			json_object_set_new(r, "index", json_integer(index++));
-			wait_complete(rq->srv, w, r);
+			wait_reply_init(w, &r);
+			reply_int(&r, "index", index++);
+			wait_complete(rq->srv, w, &r);
 		}
-		json_object_set_new(rq_reply(rq), "index",
-		    json_integer(BARRIER(o)->parties - 1));
+		reply_int(rq_reply(rq), "index",
+		    BARRIER(o)->parties - 1);
 		return (HR_DONE);
 	}
 	if (timeout == 0) {
@@ -150,7 +150,6 @@ barrier_abort(struct request *rq)
 	if (barrier_get(rq, &o) == -1)
 		return (HR_ERROR);
 	barrier_break_by(rq->srv, o, NULL, rq->conn, "aborted it");
-	rq_reply(rq);
 	return (HR_DONE);
 }
 
@@ -163,7 +162,6 @@ barrier_reset(struct request *rq)
 		return (HR_ERROR);
 	barrier_break_by(rq->srv, o, NULL, rq->conn, "reset it");
 	BARRIER(o)->broken = false;
-	rq_reply(rq);
 	return (HR_DONE);
 }
 
@@ -182,7 +180,7 @@ barrier_info(struct request *rq)
 
 	if (barrier_get(rq, &o) == -1)
 		return (HR_ERROR);
-	barrier_describe(o, rq_reply(rq));
+	barrier_describe(o, reply_members(rq_reply(rq)));
 	return (HR_DONE);
 }
 

@@ -20,16 +20,11 @@ struct cond {
 	struct object	obj;
 };
 
-json_t *
-cond_reacquired_reply(const struct wait *w, uint64_t token)
+void
+cond_reacquired_reply(const struct wait *w, uint64_t token, struct reply *r)
 {
-	json_t	*r;
-
-	r = wait_reply_new(w);
-	json_object_set_new(r, "notified",
-	    json_boolean(w->flags & WAIT_NOTIFIED));
-	json_object_set_new(r, "token", json_integer((json_int_t)token));
-	return (r);
+	reply_bool(r, "notified", w->flags & WAIT_NOTIFIED);
+	reply_int(r, "token", (json_int_t)token);
 }
 
 static bool
@@ -103,7 +98,7 @@ cond_notify_n(struct request *rq, json_int_t n)
 		cond_wake(rq->srv, w, true);
 		woken++;
 	}
-	json_object_set_new(rq_reply(rq), "woken", json_integer(woken));
+	reply_int(rq_reply(rq), "woken", woken);
 	return (HR_DONE);
 }
 

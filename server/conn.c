@@ -47,7 +47,6 @@ conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
 	struct bufferevent	*bev;
 	struct conn		*c;
-	json_t			*reply;
 	char			 msg[160];
 
 	bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -65,9 +64,7 @@ conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 		    "process (pid %ld): %s", (long)pid, strerror(errno));
 		log_limited(&srv->cutoffs, LOG_LEVEL_WARN, "session %llu: %s; "
 		    "refusing it", (unsigned long long)c->session, msg);
-		reply = reply_new_error(NULL, PSYNC_ERR_LIMIT, msg);
-		conn_send(c, reply);
-		json_decref(reply);
+		conn_send_error(c, PSYNC_ERR_LIMIT, msg);
 		conn_lost(c, true);
 		return (NULL);
 	}
@@ -173,17 +170,27 @@ conn_new_bev(struct server *srv, struct bufferevent *bev, pid_t pid,
 }
 
 void
-conn_send(struct conn *c, json_t *reply)
+conn_send(struct conn *c, const struct reply *reply)
 {
 	conn_send_reply(c, reply, false);
 }
 
 void
-conn_send_reply(struct conn *c, json_t *reply, bool first)
+conn_send_error(struct conn *c, enum psync_err err, const char *msg)
+{
+	struct reply	r;
+
+	reply_init(&r, NULL);
+	reply_set_error(&r, err, msg);
+	conn_send(c, &r);
+}
+
+void
+conn_send_reply(struct conn *c, const struct reply *reply, bool first)
 {
 	struct evbuffer		*out;
 	struct evbuffer_iovec	 vec;
-	size_t			 need, space = 512;
+	size_t			 need, space = 256;
 
 	if (c->flags & (CONN_DOOMED | CONN_CLOSING))
 		return;
@@ -203,8 +210,7 @@ conn_send_reply(struct conn *c, json_t *reply, bool first)
 	for (;;) {
 		if (evbuffer_reserve_space(out, (ev_ssize_t)space, &vec, 1) != 1)
 			goto fail;
-		need = json_dumpb(reply, vec.iov_base, space - 1, JSON_COMPACT |
-		    JSON_REAL_PRECISION(12));
+		need = reply_encode(reply, vec.iov_base, space - 1);
 		if (need == 0)
 			goto fail;
 		if (need < space) {
@@ -331,7 +337,6 @@ conn_process_input(struct conn *c, bool at_eof)
 	struct psync_line	 line;
 	const char		*buf;
 	size_t			 size, off = 0, drained = 0;
-	json_t			*reply;
 	char			 msg[96];
 	int			 rc = 0;
 
@@ -351,9 +356,7 @@ conn_process_input(struct conn *c, bool at_eof)
 			snprintf(msg, sizeof(msg), "request line over %zu "
 			    "bytes; closing the connection",
 			    c->srv->cfg.max_line);
-			reply = reply_new_error(NULL, PSYNC_ERR_TOO_LARGE, msg);
-			conn_send(c, reply);
-			json_decref(reply);
+			conn_send_error(c, PSYNC_ERR_TOO_LARGE, msg);
 			log_info("session %llu: %s",
 			    (unsigned long long)c->session, msg);
 			off = size;
@@ -389,16 +392,12 @@ out:
 static void
 conn_over_budget(struct conn *c)
 {
-	json_t	*reply;
-
 	log_limited(&c->srv->cutoffs, LOG_LEVEL_WARN, "session %llu: "
 	    "unfinished lines over all connections passed %zu bytes "
 	    "(--max-input-total); closing it",
 	    (unsigned long long)c->session, c->srv->cfg.max_input_total);
-	reply = reply_new_error(NULL, PSYNC_ERR_LIMIT, "the daemon's input "
+	conn_send_error(c, PSYNC_ERR_LIMIT, "the daemon's input "
 	    "budget is used up by unfinished lines; closing");
-	conn_send(c, reply);
-	json_decref(reply);
 	conn_lost(c, true);
 }
 

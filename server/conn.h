@@ -18,6 +18,7 @@
 
 #include "object.h"
 #include "pidwatch.h"
+#include "reply.h"
 
 struct bufferevent;
 struct server;
@@ -68,10 +69,15 @@ struct conn	*conn_new_bev(struct server *, struct bufferevent *bev,
 		    pid_t pid, uid_t uid, gid_t gid);
 
 /* Queue reply (borrowed) as one line; dooms a connection over its cap. */
-void		 conn_send(struct conn *, json_t *reply);
+void		 conn_send(struct conn *, const struct reply *reply);
 
 /* The same; first: write this connection before others this turn. */
-void		 conn_send_reply(struct conn *, json_t *reply, bool first);
+void		 conn_send_reply(struct conn *, const struct reply *reply,
+		    bool first);
+
+/* Queue {ok: false, error: err, message: msg} with no id. */
+void		 conn_send_error(struct conn *, enum psync_err err,
+		    const char *msg);
 
 /*
  * Close c soon, from the top of the event loop: for failures found while

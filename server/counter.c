@@ -37,8 +37,8 @@ counter_get(struct request *rq)
 
 	if (object_get(rq, &counter_type, false, &o) == -1)
 		return (HR_ERROR);
-	json_object_set_new(rq_reply(rq), "value",
-	    json_integer(o != NULL ? COUNTER(o)->value : 0));
+	reply_int(rq_reply(rq), "value",
+	    o != NULL ? COUNTER(o)->value : 0);
 	return (HR_DONE);
 }
 
@@ -52,7 +52,7 @@ counter_set(struct request *rq)
 	    object_get(rq, &counter_type, false, &o) == -1 ||
 	    counter_store(rq, o, v) == -1)
 		return (HR_ERROR);
-	json_object_set_new(rq_reply(rq), "value", json_integer(v));
+	reply_int(rq_reply(rq), "value", v);
 	return (HR_DONE);
 }
 
@@ -74,7 +74,7 @@ counter_add(struct request *rq)
 		    (long long)delta));
 	if (counter_store(rq, o, v) == -1)
 		return (HR_ERROR);
-	json_object_set_new(rq_reply(rq), "value", json_integer(v));
+	reply_int(rq_reply(rq), "value", v);
 	return (HR_DONE);
 }
 
@@ -96,8 +96,8 @@ counter_cas(struct request *rq)
 			return (HR_ERROR);
 		cur = v;
 	}
-	json_object_set_new(rq_reply(rq), "swapped", json_boolean(swapped));
-	json_object_set_new(rq_reply(rq), "value", json_integer(cur));
+	reply_bool(rq_reply(rq), "swapped", swapped);
+	reply_int(rq_reply(rq), "value", cur);
 	return (HR_DONE);
 }
 

@@ -26,7 +26,6 @@ event_set(struct request *rq)
 		return (HR_ERROR);
 	EVENT(o)->set = true;
 	object_touch(rq->srv, o);	/* the pump wakes the waiters */
-	rq_reply(rq);
 	return (HR_DONE);
 }
 
@@ -41,7 +40,6 @@ event_clear(struct request *rq)
 		EVENT(o)->set = false;
 		object_touch(rq->srv, o);
 	}
-	rq_reply(rq);
 	return (HR_DONE);
 }
 
@@ -52,8 +50,8 @@ event_is_set(struct request *rq)
 
 	if (object_get(rq, &event_type, false, &o) == -1)
 		return (HR_ERROR);
-	json_object_set_new(rq_reply(rq), "set",
-	    json_boolean(o != NULL && EVENT(o)->set));
+	reply_bool(rq_reply(rq), "set",
+	    o != NULL && EVENT(o)->set);
 	return (HR_DONE);
 }
 
@@ -67,8 +65,8 @@ event_wait(struct request *rq)
 	    object_get(rq, &event_type, false, &o) == -1)
 		return (HR_ERROR);
 	if ((o != NULL && EVENT(o)->set) || timeout == 0) {
-		json_object_set_new(rq_reply(rq), "set",
-		    json_boolean(o != NULL && EVENT(o)->set));
+		reply_bool(rq_reply(rq), "set",
+		    o != NULL && EVENT(o)->set);
 		return (HR_DONE);
 	}
 	if (object_check_pending(rq, &event_type) == -1)
@@ -83,25 +81,25 @@ static void
 event_pump(struct server *srv, struct object *o)
 {
 	struct wait	*w;
-	json_t		*r;
+	struct reply	 r;
 
 	if (!EVENT(o)->set)
 		return;
 	while ((w = TAILQ_FIRST(&o->waiters)) != NULL) {
-		r = wait_reply_new(w);
-		json_object_set_new(r, "set", json_true());
-		wait_complete(srv, w, r);
+		wait_reply_init(w, &r);
+		reply_bool(&r, "set", true);
+		wait_complete(srv, w, &r);
 	}
 }
 
 static void
 event_timed_out(struct server *srv, struct wait *w)
 {
-	json_t	*r;
+	struct reply	r;
 
-	r = wait_reply_new(w);
-	json_object_set_new(r, "set", json_false());
-	wait_complete(srv, w, r);
+	wait_reply_init(w, &r);
+	reply_bool(&r, "set", false);
+	wait_complete(srv, w, &r);
 }
 
 static bool

@@ -289,13 +289,13 @@ listener_refuse(struct server *srv, evutil_socket_t fd, enum psync_err err,
 {
 	struct timeval	 tv = { REFUSED_LINGER_SECS, 0 }, now;
 	struct refused	*r;
-	json_t		*reply;
+	struct reply	 reply;
 	char		 line[512];
 	size_t		 n;
 
-	reply = reply_new_error(NULL, err, msg);
-	n = json_dumpb(reply, line, sizeof(line) - 1, JSON_COMPACT);
-	json_decref(reply);
+	reply_init(&reply, NULL);
+	reply_set_error(&reply, err, msg);
+	n = reply_encode(&reply, line, sizeof(line) - 1);
 	if (n > 0 && n < sizeof(line) - 1) {
 		line[n++] = '\n';
 		if (send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)

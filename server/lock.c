@@ -39,12 +39,12 @@ lock_grant(struct server *srv, struct lock *l, struct conn *c, uint32_t count)
 
 /* Fill r with a grant: {acquired: true, count (rlock), token}. */
 static void
-grant_fields(json_t *r, const struct lock *l)
+grant_fields(struct reply *r, const struct lock *l)
 {
-	json_object_set_new(r, "acquired", json_true());
+	reply_bool(r, "acquired", true);
 	if (is_recursive(&l->obj))
-		json_object_set_new(r, "count", json_integer(l->hold.count));
-	json_object_set_new(r, "token", json_integer((json_int_t)l->hold.token));
+		reply_int(r, "count", l->hold.count);
+	reply_int(r, "token", (json_int_t)l->hold.token);
 }
 
 int
@@ -52,7 +52,7 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 {
 	struct object	*o;
 	struct lock	*l;
-	json_t		*r;
+	struct reply	*r;
 	double		 timeout;
 	char		 msg[1024], q[96];
 
@@ -81,7 +81,7 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 		return (HR_DONE);
 	}
 	if (timeout == 0) {
-		json_object_set_new(r, "acquired", json_false());
+		reply_bool(r, "acquired", false);
 		return (HR_DONE);
 	}
 	if (deadlock_check(rq->srv, rq->conn, o, 0, msg, sizeof(msg)))
@@ -112,10 +112,8 @@ lock_release_op(struct request *rq, const struct objtype *t)
 	if (--l->hold.count == 0)
 		hold_unlink(rq->srv, &l->hold);
 	if (is_recursive(o))
-		json_object_set_new(rq_reply(rq), "count",
-		    json_integer(l->hold.conn != NULL ? l->hold.count : 0));
-	else
-		rq_reply(rq);
+		reply_int(rq_reply(rq), "count",
+		    l->hold.conn != NULL ? l->hold.count : 0);
 	return (HR_DONE);
 }
 
@@ -124,20 +122,20 @@ lock_pump(struct server *srv, struct object *o)
 {
 	struct lock	*l = LOCK(o);
 	struct wait	*w;
-	json_t		*r;
+	struct reply	 r;
 	uint64_t	 token;
 
 	if (l->hold.conn != NULL || (w = TAILQ_FIRST(&o->waiters)) == NULL)
 		return;
+	wait_reply_init(w, &r);
 	if (w->op == PSYNC_OP_COND_WAIT) {
 		token = lock_grant(srv, l, w->conn, w->count);
-		r = cond_reacquired_reply(w, token);
+		cond_reacquired_reply(w, token, &r);
 	} else {
 		lock_grant(srv, l, w->conn, 1);
-		r = wait_reply_new(w);
-		grant_fields(r, l);
+		grant_fields(&r, l);
 	}
-	wait_complete(srv, w, r);
+	wait_complete(srv, w, &r);
 }
 
 void

@@ -23,6 +23,7 @@
 #include <uthash.h>
 
 struct conn;
+struct reply;
 struct request;
 struct server;
 struct wait;
@@ -127,7 +128,7 @@ struct objtype {
 	/* w leaves without being granted; why is an enum wait_end. */
 	void		(*wait_left)(struct server *, struct wait *, int why);
 
-	/* w's timeout expired: end it (wait_grant or wait_end). */
+	/* w's timeout expired: end it.  Required of a type that waits. */
 	void		(*timed_out)(struct server *, struct wait *);
 
 	/* Add type state to an info/list entry; per-hold fields to h's. */
@@ -225,7 +226,8 @@ extern const struct objtype counter_type;	/* counter.c */
  * cond.c: the reply to a cond.wait that has its lock again, for the lock
  * and rlock pumps, which grant such waits like any other acquirer.
  */
-json_t		*cond_reacquired_reply(const struct wait *w, uint64_t token);
+void		 cond_reacquired_reply(const struct wait *w, uint64_t token,
+		    struct reply *r);
 
 /* Pending-request limit check shared by every blocking op: 0 or -1. */
 int		 object_check_pending(struct request *rq,

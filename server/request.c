@@ -24,32 +24,6 @@ quote(char *buf, size_t size, const char *s, size_t len)
 	return (buf);
 }
 
-json_t *
-reply_new_ok(json_t *id)
-{
-	json_t	*r;
-
-	r = json_object();
-	if (id != NULL)
-		json_object_set(r, "id", id);
-	json_object_set_new(r, "ok", json_true());
-	return (r);
-}
-
-json_t *
-reply_new_error(json_t *id, enum psync_err err, const char *msg)
-{
-	json_t	*r;
-
-	r = json_object();
-	if (id != NULL)
-		json_object_set(r, "id", id);
-	json_object_set_new(r, "ok", json_false());
-	json_object_set_new(r, "error", json_string(psync_err_code(err)));
-	json_object_set_new(r, "message", json_string(msg));
-	return (r);
-}
-
 int
 rq_fail(struct request *rq, enum psync_err err, const char *fmt, ...)
 {
@@ -65,14 +39,6 @@ rq_fail(struct request *rq, enum psync_err err, const char *fmt, ...)
 		rq->msg[psync_utf8_prefix(rq->msg, sizeof(rq->msg) - 1,
 		    sizeof(rq->msg) - 2)] = '\0';
 	return (HR_ERROR);
-}
-
-json_t *
-rq_reply(struct request *rq)
-{
-	if (rq->reply == NULL)
-		rq->reply = reply_new_ok(rq->id);
-	return (rq->reply);
 }
 
 int
@@ -280,21 +246,26 @@ request_line(struct conn *c, const char *line, size_t len)
 {
 	struct request	 rq;
 	struct object	*o;
-	json_t		*reply;
 	int		 r;
 
-	memset(&rq, 0, sizeof(rq));
+	/* Field by field: the message buffer is written only on failure. */
 	rq.srv = c->srv;
 	rq.conn = c;
+	rq.json = NULL;
+	rq.id = NULL;
 	rq.op = PSYNC_OP_NONE;
+	rq.created = NULL;
+	rq.err = PSYNC_ERR_NONE;
+	rq.msg[0] = '\0';
 	c->srv->ops++;
 
 	r = request_decode(&rq, line, len);
+	reply_init(&rq.reply, rq.id);
 	if (r == HR_DONE)
 		r = rq.srv->handlers[rq.op](&rq);
 	switch (r) {
 	case HR_DONE:
-		conn_send(c, rq_reply(&rq));
+		conn_send(c, &rq.reply);
 		break;
 	case HR_PENDING:
 		break;
@@ -307,12 +278,12 @@ request_line(struct conn *c, const char *line, size_t len)
 		if ((o = rq.created) != NULL && o->nholders == 0 &&
 		    o->nwaiters == 0 && o->pins == 0)
 			object_destroy(rq.srv, o);
-		reply = reply_new_error(rq.id, rq.err, rq.msg);
-		conn_send(c, reply);
-		json_decref(reply);
+		reply_clear(&rq.reply);
+		reply_set_error(&rq.reply, rq.err, rq.msg);
+		conn_send(c, &rq.reply);
 		break;
 	}
-	json_decref(rq.reply);
+	reply_clear(&rq.reply);
 	json_decref(rq.json);
 	object_settle_all(rq.srv);
 }

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "psync_proto.h"
+#include "reply.h"
 
 struct conn;
 struct server;
@@ -31,7 +32,7 @@ struct request {
 	json_t		*json;		/* the request object, owned */
 	json_t		*id;		/* borrowed from json, or NULL */
 	enum psync_op	 op;
-	json_t		*reply;		/* created by rq_reply(), owned */
+	struct reply	 reply;		/* the success reply, filled by handlers */
 	struct object	*created;	/* by this request: undone if it fails */
 	enum psync_err	 err;
 	char		 msg[1024];	/* a deadlock cycle can be long */
@@ -44,8 +45,8 @@ void		 request_line(struct conn *c, const char *line, size_t len);
 int		 rq_fail(struct request *, enum psync_err err, const char *fmt,
 		    ...) __attribute__((format(printf, 3, 4)));
 
-/* The success reply, created on first use: {id, ok: true}; borrowed. */
-json_t		*rq_reply(struct request *);
+/* The success reply {id, ok: true, ...} that the handler fills. */
+#define rq_reply(rq)	(&(rq)->reply)
 
 /*
  * Field readers.  Each returns 0 and stores the value, or -1 with the
@@ -60,11 +61,6 @@ int		 rq_int(struct request *, const char *key, bool required,
 		    json_int_t dflt, json_int_t *out);
 int		 rq_opt_string(struct request *, const char *key,
 		    const char **s, size_t *len);
-
-/* Replies: {id?, ok: true} and {id?, ok: false, error, message}; new. */
-json_t		*reply_new_ok(json_t *id);
-json_t		*reply_new_error(json_t *id, enum psync_err err,
-		    const char *msg);
 
 /* Copy s[0..len) into buf as a message-safe quote (UTF-8, truncated). */
 const char	*quote(char *buf, size_t size, const char *s, size_t len);

@@ -68,7 +68,7 @@ rwlock_acquire(struct request *rq)
 	size_t		 mlen;
 	uint8_t		 mode;
 	double		 timeout;
-	json_t		*r;
+	struct reply	*r;
 	char		 msg[1024], q[96];
 
 	if (rq_opt_string(rq, "mode", &m, &mlen) == -1)
@@ -91,13 +91,13 @@ rwlock_acquire(struct request *rq)
 		    mode_name(h->mode)));
 	r = rq_reply(rq);
 	if (TAILQ_EMPTY(&o->waiters) && can_grant(o, mode)) {
-		json_object_set_new(r, "acquired", json_true());
-		json_object_set_new(r, "token", json_integer((json_int_t)
-		    rwlock_grant(rq->srv, o, rq->conn, mode)));
+		reply_bool(r, "acquired", true);
+		reply_int(r, "token", (json_int_t)
+		    rwlock_grant(rq->srv, o, rq->conn, mode));
 		return (HR_DONE);
 	}
 	if (timeout == 0) {
-		json_object_set_new(r, "acquired", json_false());
+		reply_bool(r, "acquired", false);
 		return (HR_DONE);
 	}
 	if (deadlock_check(rq->srv, rq->conn, o, mode, msg, sizeof(msg)))
@@ -125,7 +125,6 @@ rwlock_release(struct request *rq)
 	}
 	hold_unlink(rq->srv, h);
 	free(h);
-	rq_reply(rq);
 	return (HR_DONE);
 }
 
@@ -134,16 +133,16 @@ static void
 rwlock_pump(struct server *srv, struct object *o)
 {
 	struct wait	*w;
-	json_t		*r;
+	struct reply	 r;
 	uint64_t	 token;
 
 	while ((w = TAILQ_FIRST(&o->waiters)) != NULL &&
 	    can_grant(o, w->mode)) {
 		token = rwlock_grant(srv, o, w->conn, w->mode);
-		r = wait_reply_new(w);
-		json_object_set_new(r, "acquired", json_true());
-		json_object_set_new(r, "token", json_integer((json_int_t)token));
-		wait_complete(srv, w, r);
+		wait_reply_init(w, &r);
+		reply_bool(&r, "acquired", true);
+		reply_int(&r, "token", (json_int_t)token);
+		wait_complete(srv, w, &r);
 	}
 }
 

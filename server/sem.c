@@ -114,7 +114,7 @@ sem_pump(struct server *srv, struct object *o)
 {
 	struct wait	*w;
 	json_int_t	 n, after;
-	json_t		*r;
+	struct reply	 r;
 
 	n = SEM(o)->value < (json_int_t)o->nwaiters ? SEM(o)->value :
 	    (json_int_t)o->nwaiters;
@@ -122,10 +122,10 @@ sem_pump(struct server *srv, struct object *o)
 	while (n-- > 0) {
 		w = TAILQ_FIRST(&o->waiters);
 		sem_take(o, w->conn);
-		r = wait_reply_new(w);
-		json_object_set_new(r, "acquired", json_true());
-		json_object_set_new(r, "value", json_integer(after));
-		wait_complete(srv, w, r);
+		wait_reply_init(w, &r);
+		reply_bool(&r, "acquired", true);
+		reply_int(&r, "value", after);
+		wait_complete(srv, w, &r);
 	}
 }
 
@@ -134,21 +134,21 @@ sem_acquire(struct request *rq)
 {
 	struct object	*o;
 	double		 timeout;
-	json_t		*r;
+	struct reply	*r;
 
 	if (rq_timeout(rq, &timeout) == -1 || sem_get(rq, &o) == -1)
 		return (HR_ERROR);
 	if (SEM(o)->value > 0 && TAILQ_EMPTY(&o->waiters)) {
 		sem_take(o, rq->conn);
 		r = rq_reply(rq);
-		json_object_set_new(r, "acquired", json_true());
-		json_object_set_new(r, "value", json_integer(SEM(o)->value));
+		reply_bool(r, "acquired", true);
+		reply_int(r, "value", SEM(o)->value);
 		return (HR_DONE);
 	}
 	if (timeout == 0) {
 		r = rq_reply(rq);
-		json_object_set_new(r, "acquired", json_false());
-		json_object_set_new(r, "value", json_integer(SEM(o)->value));
+		reply_bool(r, "acquired", false);
+		reply_int(r, "value", SEM(o)->value);
 		return (HR_DONE);
 	}
 	if (object_check_pending(rq, &sem_type) == -1)
@@ -201,7 +201,7 @@ sem_release(struct request *rq)
 	SEM(o)->value += n;
 	/* The reply's value is after the waiters woken took their units. */
 	sem_pump(rq->srv, o);
-	json_object_set_new(rq_reply(rq), "value", json_integer(SEM(o)->value));
+	reply_int(rq_reply(rq), "value", SEM(o)->value);
 	return (HR_DONE);
 }
 
@@ -212,7 +212,7 @@ sem_value(struct request *rq)
 
 	if (sem_get(rq, &o) == -1)
 		return (HR_ERROR);
-	json_object_set_new(rq_reply(rq), "value", json_integer(SEM(o)->value));
+	reply_int(rq_reply(rq), "value", SEM(o)->value);
 	return (HR_DONE);
 }
 
@@ -229,12 +229,12 @@ sem_hold_lost(struct server *srv, struct object *o, struct hold *h)
 static void
 sem_timed_out(struct server *srv, struct wait *w)
 {
-	json_t	*r;
+	struct reply	r;
 
-	r = wait_reply_new(w);
-	json_object_set_new(r, "acquired", json_false());
-	json_object_set_new(r, "value", json_integer(SEM(w->obj)->value));
-	wait_complete(srv, w, r);
+	wait_reply_init(w, &r);
+	reply_bool(&r, "acquired", false);
+	reply_int(&r, "value", SEM(w->obj)->value);
+	wait_complete(srv, w, &r);
 }
 
 static void

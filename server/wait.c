@@ -61,15 +61,15 @@ wait_new(struct request *rq, struct object *o, double timeout, uint8_t mode)
 	return (w);
 }
 
-json_t *
-wait_reply_new(const struct wait *w)
+void
+wait_reply_init(const struct wait *w, struct reply *r)
 {
-	return (reply_new_ok(w->id));
+	reply_init(r, w->id);
 }
 
-/* The one exit: unlink, stop the timer, reply (stolen) if possible, free. */
+/* The one exit: unlink, stop the timer, send reply if there is one, free. */
 static void
-wait_finish(struct server *srv, struct wait *w, json_t *reply)
+wait_finish(struct server *srv, struct wait *w, const struct reply *reply)
 {
 	struct object	*o = w->obj;
 	struct conn	*c = w->conn;
@@ -81,94 +81,107 @@ wait_finish(struct server *srv, struct wait *w, json_t *reply)
 	c->npending--;
 	if (w->flags & WAIT_TIMER)
 		evtimer_del(&w->timer);
-	if (reply != NULL) {
+	if (reply != NULL)
 		conn_send_reply(c, reply, true);	/* a waiter goes first */
-		json_decref(reply);
-	}
 	json_decref(w->id);
 	free(w);
 }
 
 void
-wait_complete(struct server *srv, struct wait *w, json_t *reply)
+wait_complete(struct server *srv, struct wait *w, struct reply *r)
 {
-	wait_finish(srv, w, reply);
+	wait_finish(srv, w, r);
+	reply_clear(r);
+}
+
+/* End w with the error reply {id, ok: false, error: err, message: msg}. */
+static void
+wait_finish_error(struct server *srv, struct wait *w, enum psync_err err,
+    const char *msg)
+{
+	struct reply	r;
+
+	reply_init(&r, w->id);
+	reply_set_error(&r, err, msg);
+	wait_finish(srv, w, &r);
 }
 
 /*
  * What a deleted object's waiter is told: which object, and for a
  * cond.wait whether its condition or its lock went.
  */
-static json_t *
-wait_deleted_reply(const struct wait *w, bool lock)
+static void
+wait_deleted_message(const struct wait *w, bool lock, char *msg, size_t size)
 {
-	char	msg[320], q[96];
+	char	q[96];
 
 	if (w->op != PSYNC_OP_COND_WAIT)
-		snprintf(msg, sizeof(msg), "%s '%s' was deleted",
+		snprintf(msg, size, "%s '%s' was deleted",
 		    w->obj->type->name, QUOTE(q, w->obj));
 	else if (lock)
-		snprintf(msg, sizeof(msg), "%s '%s', which this cond.wait was "
+		snprintf(msg, size, "%s '%s', which this cond.wait was "
 		    "to take back once notified, was deleted; it is not held",
 		    w->lock->type->name, QUOTE(q, w->lock));
 	else if (w->obj->type == &cond_type)
-		snprintf(msg, sizeof(msg), "condition '%s' was deleted while "
+		snprintf(msg, size, "condition '%s' was deleted while "
 		    "this cond.wait waited on it; its lock is not held",
 		    QUOTE(q, w->obj));
 	else
-		snprintf(msg, sizeof(msg), "%s '%s' was deleted while this "
+		snprintf(msg, size, "%s '%s' was deleted while this "
 		    "cond.wait waited to take it back; it is not held",
 		    w->obj->type->name, QUOTE(q, w->obj));
-	return (reply_new_error(w->id, PSYNC_ERR_DELETED, msg));
 }
 
 void
 wait_end(struct server *srv, struct wait *w, enum wait_end why)
 {
-	json_t		*reply = NULL;
+	enum psync_err	 err = PSYNC_ERR_NONE;
+	const char	*msg = NULL;
+	char		 deleted[320];
 
-	/* The reply first: the hook may unlink what it names. */
+	/* The message first: the hook may unlink what it names. */
 	switch (why) {
-	case WAIT_TIMED_OUT:
-		/* Types without a timed_out hook just fail: not reached. */
-		reply = reply_new_error(w->id, PSYNC_ERR_INTERNAL,
-		    "timed out");
-		break;
 	case WAIT_CANCELLED:
-		reply = reply_new_error(w->id, PSYNC_ERR_CANCELLED,
-		    "cancelled by a cancel request");
+		err = PSYNC_ERR_CANCELLED;
+		msg = "cancelled by a cancel request";
 		break;
 	case WAIT_CONN_LOST:
 		break;
 	case WAIT_DELETED:
 	case WAIT_LOCK_DELETED:
-		reply = wait_deleted_reply(w, why == WAIT_LOCK_DELETED);
+		err = PSYNC_ERR_DELETED;
+		wait_deleted_message(w, why == WAIT_LOCK_DELETED, deleted,
+		    sizeof(deleted));
+		msg = deleted;
 		break;
 	case WAIT_SHUTDOWN:
-		reply = reply_new_error(w->id, PSYNC_ERR_SHUTTING_DOWN,
-		    "the daemon is stopping");
+		err = PSYNC_ERR_SHUTTING_DOWN;
+		msg = "the daemon is stopping";
 		break;
 	}
 	if (w->obj->type->wait_left != NULL)
 		w->obj->type->wait_left(srv, w, why);
-	wait_finish(srv, w, reply);
+	if (err == PSYNC_ERR_NONE)
+		wait_finish(srv, w, NULL);
+	else
+		wait_finish_error(srv, w, err, msg);
 }
 
 void
 wait_timed_out_unacquired(struct server *srv, struct wait *w)
 {
-	json_t	*r;
+	struct reply	r;
 
-	r = wait_reply_new(w);
-	json_object_set_new(r, "acquired", json_false());
-	wait_complete(srv, w, r);
+	wait_reply_init(w, &r);
+	reply_bool(&r, "acquired", false);
+	wait_complete(srv, w, &r);
 }
 
 void
 wait_fail(struct server *srv, struct wait *w, enum psync_err err,
     const char *msg)
 {
-	wait_finish(srv, w, reply_new_error(w->id, err, msg));
+	wait_finish_error(srv, w, err, msg);
 }
 
 void
@@ -196,10 +209,7 @@ wait_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	w->flags &= ~WAIT_TIMER;
-	if (w->obj->type->timed_out != NULL)
-		w->obj->type->timed_out(srv, w);
-	else
-		wait_end(srv, w, WAIT_TIMED_OUT);
+	w->obj->type->timed_out(srv, w);
 	object_settle_all(srv);
 }
 

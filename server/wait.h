@@ -22,12 +22,15 @@
 
 struct conn;
 struct object;
+struct reply;
 struct request;
 struct server;
 
-/* How a wait ends without being granted. */
+/*
+ * How a wait ends without being granted or timing out (a deadline is the
+ * type's own timed_out hook: each type answers it in its own words).
+ */
 enum wait_end {
-	WAIT_TIMED_OUT,		/* the type replies (or breaks, for a barrier) */
 	WAIT_CANCELLED,		/* by a cancel request: "cancelled" */
 	WAIT_CONN_LOST,		/* its connection is gone: no reply */
 	WAIT_DELETED,		/* its object was force-deleted: "deleted" */
@@ -65,11 +68,15 @@ struct wait {
 struct wait	*wait_new(struct request *rq, struct object *o, double timeout,
 		    uint8_t mode);
 
-/* A reply {id, ok: true} for w that the caller fills and passes on. */
-json_t		*wait_reply_new(const struct wait *w);
+/* Start r as w's reply {id, ok: true}, for the caller to fill. */
+void		 wait_reply_init(const struct wait *w, struct reply *r);
 
-/* Complete w with its success reply (stolen; acquired or not) and free it. */
-void		 wait_complete(struct server *, struct wait *w, json_t *reply);
+/*
+ * Complete w with its success reply r (acquired or not; cleared once
+ * sent) and free w.
+ */
+void		 wait_complete(struct server *, struct wait *w,
+		    struct reply *r);
 
 /* End w for why: the type's wait_left hook, then the error reply. */
 void		 wait_end(struct server *, struct wait *w, enum wait_end why);

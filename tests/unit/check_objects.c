@@ -16,6 +16,7 @@
 #include "log.h"
 #include "objtab.h"
 #include "peer.h"
+#include "reply.h"
 #include "server.h"
 
 START_TEST(test_lock_fifo_handoff)
@@ -656,6 +657,81 @@ START_TEST(test_crafted_collisions_spread)
 }
 END_TEST
 
+/* Encode r into a fresh string, checking the retry contract on the way. */
+static char *
+encode(const struct reply *r)
+{
+	char	small[8], *buf;
+	size_t	need, again;
+
+	need = reply_encode(r, small, sizeof(small));
+	ck_assert_uint_gt(need, 0);
+	buf = malloc(need + 1);
+	again = reply_encode(r, buf, need);
+	ck_assert_uint_eq(again, need);
+	buf[need] = '\0';
+	return (buf);
+}
+
+START_TEST(test_reply_encoding)
+{
+	struct reply	 r;
+	json_t		*id, *parsed;
+	char		*s;
+
+	/* Integer ids and fields, written without jansson, in field order. */
+	id = json_integer(-42);
+	reply_init(&r, id);
+	reply_int(&r, "value", INT64_MIN);
+	reply_int(&r, "max", INT64_MAX);
+	reply_int(&r, "zero", 0);
+	reply_bool(&r, "acquired", true);
+	reply_bool(&r, "set", false);
+	reply_literal(&r, "mode", "read");
+	s = encode(&r);
+	ck_assert_str_eq(s, "{\"id\":-42,\"ok\":true,"
+	    "\"value\":-9223372036854775808,\"max\":9223372036854775807,"
+	    "\"zero\":0,\"acquired\":true,\"set\":false,\"mode\":\"read\"}");
+	free(s);
+	reply_clear(&r);
+	json_decref(id);
+
+	/* A string id and a members object go through jansson. */
+	id = json_string("a\"b\\\\c\n\xc3\xa9");
+	reply_init(&r, id);
+	reply_int(&r, "n", 1);
+	json_object_set_new(reply_members(&r), "name", json_string("x\"y"));
+	json_object_set_new(reply_members(&r), "list", json_pack("[i,i]", 1, 2));
+	s = encode(&r);
+	ck_assert_str_eq(s, "{\"id\":\"a\\\"b\\\\\\\\c\\n\xc3\xa9\",\"ok\":true,"
+	    "\"n\":1,\"name\":\"x\\\"y\",\"list\":[1,2]}");
+	parsed = json_loads(s, 0, NULL);
+	ck_assert_ptr_nonnull(parsed);
+	json_decref(parsed);
+	free(s);
+	reply_clear(&r);
+
+	/* An empty members object adds nothing. */
+	reply_init(&r, NULL);
+	reply_members(&r);
+	s = encode(&r);
+	ck_assert_str_eq(s, "{\"ok\":true}");
+	free(s);
+	reply_clear(&r);
+
+	/* An error drops the fields and escapes its message. */
+	reply_init(&r, id);
+	reply_int(&r, "value", 3);
+	reply_set_error(&r, PSYNC_ERR_NOT_OWNER, "lock 'a\"b' is \\ held");
+	s = encode(&r);
+	ck_assert_str_eq(s, "{\"id\":\"a\\\"b\\\\\\\\c\\n\xc3\xa9\",\"ok\":false,"
+	    "\"error\":\"not_owner\",\"message\":\"lock 'a\\\"b' is \\\\ held\"}");
+	free(s);
+	reply_clear(&r);
+	json_decref(id);
+}
+END_TEST
+
 Suite *
 objects_suite(void)
 {
@@ -679,5 +755,6 @@ objects_suite(void)
 	ADD_TEST(s, test_hash_is_seeded, 10);
 	ADD_TEST(s, test_crafted_collisions_spread, 60);
 	ADD_TEST(s, test_log_limit, 10);
+	ADD_TEST(s, test_reply_encoding, 10);
 	return (s);
 }
