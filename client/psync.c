@@ -43,10 +43,11 @@ struct psync {
 	struct psync	*next, **prevp;	/* the list of open handles */
 	int		 fd;
 	pid_t		 pid;		/* the process that connected */
+	bool		 forked;	/* this is a fork()ed child's copy */
 	bool		 interruptible;
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char		*buf;		/* received bytes not yet consumed */
-	size_t		 len, cap;
+	char		*buf;		/* received bytes; buf[off..len) unread */
+	size_t		 off, len, cap;
 	uint64_t	 next_id;
 	struct stash	*stash, **stash_tail;
 	int		 req_rc;	/* why building a request failed */
@@ -88,6 +89,7 @@ atfork_child(void)
 		if (h->fd != -1)
 			close(h->fd);
 		h->fd = -1;
+		h->forked = true;
 	}
 	pthread_mutex_unlock(&handles_mutex);
 }
@@ -305,7 +307,7 @@ disconnect(psync_t *h)
 	if (h->fd != -1)
 		close(h->fd);
 	h->fd = -1;
-	h->len = 0;
+	h->off = h->len = 0;
 	stash_clear(h);
 }
 
@@ -316,6 +318,7 @@ psync_reconnect(psync_t *h)
 		return (PSYNC_EINVAL);
 	disconnect(h);
 	h->pid = getpid();
+	h->forked = false;
 	h->errmsg[0] = '\0';
 	if (handle_connect(h) == -1) {
 		connect_failed(h->errmsg, sizeof(h->errmsg), h->path, errno);
@@ -342,7 +345,8 @@ static int
 check_handle(psync_t *h)
 {
 	h->errmsg[0] = '\0';
-	if (h->pid != getpid())
+	/* The fork handler's mark: no getpid() system call per request. */
+	if (h->forked)
 		return (fail(h, PSYNC_EFORK, "this handle belongs to process "
 		    "%ld; a forked child must psync_reconnect() it",
 		    (long)h->pid));
@@ -426,10 +430,10 @@ read_line(psync_t *h, double timeout, bool intr, char **line, size_t *len)
 		deadline = (double)now.tv_sec + now.tv_nsec / 1e9 + timeout;
 	}
 	for (;;) {
-		if (h->len > 0 &&
-		    (nl = memchr(h->buf, '\n', h->len)) != NULL) {
-			*line = h->buf;
-			*len = (size_t)(nl - h->buf);
+		if (h->len > h->off && (nl = memchr(h->buf + h->off, '\n',
+		    h->len - h->off)) != NULL) {
+			*line = h->buf + h->off;
+			*len = (size_t)(nl - *line);
 			return (PSYNC_OK);
 		}
 		if (timeout >= 0) {
@@ -450,6 +454,12 @@ read_line(psync_t *h, double timeout, bool intr, char **line, size_t *len)
 				continue;
 			if (n == 0)
 				return (PSYNC_EAGAIN);
+		}
+		/* Replies already consumed go only when room is needed. */
+		if (h->off > 0 && h->cap - h->len < 4096) {
+			memmove(h->buf, h->buf + h->off, h->len - h->off);
+			h->len -= h->off;
+			h->off = 0;
 		}
 		if (h->cap - h->len < 4096) {
 			if (h->cap >= REPLY_MAX) {
@@ -491,8 +501,9 @@ read_line(psync_t *h, double timeout, bool intr, char **line, size_t *len)
 static void
 drop(psync_t *h, size_t len)
 {
-	memmove(h->buf, h->buf + len + 1, h->len - len - 1);
-	h->len -= len + 1;
+	h->off += len + 1;
+	if (h->off == h->len)
+		h->off = h->len = 0;
 }
 
 /* The id of a parsed reply (0 if none). */
@@ -1173,6 +1184,25 @@ has_id(const char *text)
 	return (has);
 }
 
+/* '{"id":<id>' and a comma if more follows, in head[48]; its length. */
+static size_t
+id_head(char *head, uint64_t id, bool comma)
+{
+	char	 digits[24], *p = digits + sizeof(digits);
+	size_t	 n;
+
+	do
+		*--p = (char)('0' + id % 10);
+	while ((id /= 10) != 0);
+	n = (size_t)(digits + sizeof(digits) - p);
+	memcpy(head, "{\"id\":", 6);
+	memcpy(head + 6, p, n);
+	n += 6;
+	if (comma)
+		head[n++] = ',';
+	return (n);
+}
+
 PSYNC_EXPORT int
 psync_send(psync_t *h, const char *request, uint64_t *id)
 {
@@ -1204,8 +1234,7 @@ psync_send(psync_t *h, const char *request, uint64_t *id)
 		    "the library gives it one"));
 	body++;
 	body += strspn(body, " \t");
-	hlen = (size_t)snprintf(head, sizeof(head), "{\"id\":%llu%s",
-	    (unsigned long long)++h->next_id, *body == '}' ? "" : ",");
+	hlen = id_head(head, ++h->next_id, *body != '}');
 	blen = strlen(body);
 	if (hlen + blen + 1 > sizeof(small) &&
 	    (p = malloc(hlen + blen + 1)) == NULL)
