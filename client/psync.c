@@ -409,6 +409,45 @@ send_json(psync_t *h, json_t *req)
 	return (rc);
 }
 
+static size_t	id_head(char *, uint64_t, bool);
+
+/*
+ * Send req as one line with "id": id first, written as text in front of
+ * jansson's dump of the rest: no json_t for the id, no snprintf.
+ */
+static int
+send_json_with_id(psync_t *h, json_t *req, uint64_t id)
+{
+	char	 small[512], *p = small;
+	size_t	 at, n, room;
+	int	 rc;
+
+	/* '{"id":N,' then the dump of req from its "{", over the comma. */
+	at = id_head(small, id, true) - 1;
+	room = sizeof(small) - at - 1;		/* and one byte for "\n" */
+	if ((n = json_dumpb(req, small + at, room, JSON_COMPACT)) == 0)
+		return (fail(h, PSYNC_EINVAL, "request cannot be encoded "
+		    "(invalid UTF-8?)"));
+	if (n > room) {
+		if ((p = malloc(at + n + 1)) == NULL)
+			return (fail(h, PSYNC_ENOMEM, "out of memory"));
+		id_head(p, id, true);
+		json_dumpb(req, p + at, n, JSON_COMPACT);
+	}
+	if (n == 2) {				/* {}: just {"id":N} */
+		p[at] = '}';
+		n = at + 1;
+	} else {
+		p[at] = ',';
+		n += at;
+	}
+	p[n] = '\n';
+	rc = send_all(h, p, n + 1);
+	if (p != small)
+		free(p);
+	return (rc);
+}
+
 /*
  * The next complete line, waiting up to timeout seconds (negative:
  * forever).  *line points into h->buf and is valid until the next read;
@@ -637,11 +676,7 @@ call(psync_t *h, json_t *req, json_t **reply)
 		return (rc);
 	}
 	id = ++h->next_id;
-	if (json_object_set_new(req, "id", json_integer((json_int_t)id)) == -1) {
-		json_decref(req);
-		return (fail(h, PSYNC_ENOMEM, "out of memory"));
-	}
-	rc = send_json(h, req);
+	rc = send_json_with_id(h, req, id);
 	json_decref(req);
 	/*
 	 * A send the daemon cut short (EPIPE) still has its last words to
