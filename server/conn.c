@@ -1,11 +1,18 @@
 /*
  * conn.c -- one client connection.
  *
- * Bytes in: the bufferevent's input is cut into lines by psync_frame_next
- * before anything is parsed, so a line over --max-line is refused having
- * cost at most --max-line + 2 bytes (the read high-watermark keeps the
- * buffer there).  Bytes out: replies are dumped straight into the output
- * buffer; a client that lets more than --max-output pile up is cut off.
+ * The transport is a socket, two evbuffers and two events; no
+ * bufferevent, whose own read path asks the kernel how much is readable
+ * (a FIONREAD per request) and whose state costs most of an idle
+ * connection's memory.  One read path for every caller, the unit tests'
+ * and the fuzzers' socketpairs included.
+ *
+ * Bytes in: one recv into the input buffer, cut into lines by
+ * psync_frame_next before anything is parsed, so a line over --max-line
+ * is refused having cost at most --max-line + 2 bytes.  Bytes out:
+ * replies are encoded straight into the output buffer and written at the
+ * end of the loop turn; a client that lets more than --max-output pile up
+ * is cut off.
  * Death: conn_lost() drops the connection's waits, then its holds, in one
  * pass, and the freed objects are handed on before the event ends.
  */
@@ -19,7 +26,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "conn.h"
@@ -29,10 +35,8 @@
 #include "wait.h"
 #include "xmalloc.h"
 
-static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_readable_cb(evutil_socket_t, short, void *);
-static void	conn_write_cb(struct bufferevent *, void *);
-static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_writable_cb(evutil_socket_t, short, void *);
 static void	conn_free(struct conn *);
 static void	conn_schedule_flush(struct conn *, bool);
 
@@ -43,20 +47,12 @@ static void	conn_schedule_flush(struct conn *, bool);
 #define CONN_FLUSH_TIMEOUT	5
 
 struct conn *
-conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
+conn_accept(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
-	struct bufferevent	*bev;
-	struct conn		*c;
-	char			 msg[160];
+	struct conn	*c;
+	char		 msg[160];
 
-	bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		log_error("conn_new: bufferevent_socket_new failed");
-		if (close(fd) == -1)
-			log_warn("conn_new: close: %s", strerror(errno));
-		return (NULL);
-	}
-	if ((c = conn_new_bev(srv, bev, pid, uid, gid)) == NULL)
+	if ((c = conn_new(srv, fd, pid, uid, gid)) == NULL)
 		return (NULL);
 	if (conn_watch_pid(c, true) == -1) {
 		/* Unwatched, its locks could outlive it: refuse instead. */
@@ -75,19 +71,19 @@ conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 static void
 conn_end_input(struct conn *c)
 {
-	if (c->rev == NULL || (c->flags & (CONN_DOOMED | CONN_CLOSING)))
+	if (c->flags & (CONN_DOOMED | CONN_CLOSING))
 		return;
 	/*
 	 * Reads return what is queued, then 0: the one EOF path handles
 	 * it.  Whoever else has the socket can no longer write to it.
 	 */
-	if (shutdown(bufferevent_getfd(c->bev), SHUT_RD) == -1) {
+	if (shutdown(c->fd, SHUT_RD) == -1) {
 		log_debug("session %llu: shutdown: %s",
 		    (unsigned long long)c->session, strerror(errno));
 		conn_doom(c);
 		return;
 	}
-	event_active(c->rev, EV_READ, 0);
+	event_active(&c->rev, EV_READ, 0);
 }
 
 int
@@ -99,7 +95,7 @@ conn_watch_pid(struct conn *c, bool on)
 		pidwatch_detach(&c->srv->pids, &c->watch);
 		return (0);
 	}
-	if (c->rev == NULL || pidwatch_attached(&c->watch))
+	if (pidwatch_attached(&c->watch))
 		return (0);
 	if ((r = pidwatch_attach(&c->srv->pids, &c->watch, c->pid)) == 1) {
 		log_debug("session %llu: pid %ld exited before it was "
@@ -122,14 +118,13 @@ conn_pid_exited(struct pidwatch_member *m)
 }
 
 struct conn *
-conn_new_bev(struct server *srv, struct bufferevent *bev, pid_t pid,
-    uid_t uid, gid_t gid)
+conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
-	struct conn		*c;
+	struct conn	*c;
 
 	c = xcalloc(1, sizeof(*c));
 	c->srv = srv;
-	c->bev = bev;
+	c->fd = fd;
 	c->session = ++srv->next_session;
 	c->pid = pid;
 	c->uid = uid;
@@ -137,33 +132,25 @@ conn_new_bev(struct server *srv, struct bufferevent *bev, pid_t pid,
 	TAILQ_INIT(&c->waits);
 	TAILQ_INIT(&c->holds);
 	TAILQ_INIT(&c->temps);
-	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-	srv->nconns++;
-
-	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	/* Never buffer more than one maximal line plus "\r\n". */
-	bufferevent_setwatermark(bev, EV_READ, 0, srv->cfg.max_line + 2);
-	/*
-	 * Replies are written by conn_flush_all at the end of the loop turn;
-	 * the write event is enabled only while a socket is full.  A socket
-	 * is read by conn_readable_cb (one recv per wake-up); the bufferevent
-	 * reads only what is not a socket (the unit tests' pairs).
-	 */
-	if (bufferevent_getfd(bev) >= 0) {
-		c->rev = event_new(srv->base, bufferevent_getfd(bev),
-		    EV_READ | EV_PERSIST, conn_readable_cb, c);
-		if (c->rev == NULL || event_add(c->rev, NULL) == -1 ||
-		    bufferevent_disable(bev, EV_READ | EV_WRITE) == -1) {
-			log_error("conn_new: cannot watch the socket");
-			conn_lost(c, false);
-			return (NULL);
-		}
-	} else if (bufferevent_disable(bev, EV_WRITE) == -1 ||
-	    bufferevent_enable(bev, EV_READ) == -1) {
-		log_error("conn_new: bufferevent_enable failed");
-		conn_lost(c, false);
+	if ((c->in = evbuffer_new()) == NULL ||
+	    (c->out = evbuffer_new()) == NULL ||
+	    event_assign(&c->rev, srv->base, fd, EV_READ | EV_PERSIST,
+	    conn_readable_cb, c) == -1 ||
+	    event_assign(&c->wev, srv->base, fd, EV_WRITE | EV_PERSIST,
+	    conn_writable_cb, c) == -1 ||
+	    event_add(&c->rev, NULL) == -1) {
+		log_error("conn_new: cannot watch the socket");
+		if (c->in != NULL)
+			evbuffer_free(c->in);
+		if (c->out != NULL)
+			evbuffer_free(c->out);
+		if (close(fd) == -1)
+			log_warn("conn_new: close: %s", strerror(errno));
+		free(c);
 		return (NULL);
 	}
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
 	log_debug("session %llu opened: pid %ld uid %lu",
 	    (unsigned long long)c->session, (long)pid, (unsigned long)uid);
 	return (c);
@@ -194,7 +181,7 @@ conn_send_reply(struct conn *c, const struct reply *reply, bool first)
 
 	if (c->flags & (CONN_DOOMED | CONN_CLOSING))
 		return;
-	out = bufferevent_get_output(c->bev);
+	out = c->out;
 	/*
 	 * The cap bounds what piles up, checked before adding, so that one
 	 * large reply (a list of many objects) still goes out whole.
@@ -261,39 +248,73 @@ conn_unschedule_flush(struct conn *c)
 	}
 }
 
+/*
+ * Write what out holds to c's socket.  Returns 0, or -1 if the socket
+ * failed (an error other than a full buffer).
+ */
+static int
+conn_write(struct conn *c)
+{
+	int	n;
+
+	/* evbuffer_write says -1 for an empty buffer: nothing to do. */
+	if (evbuffer_get_length(c->out) == 0)
+		return (0);
+	n = evbuffer_write(c->out, c->fd);
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		log_debug("session %llu: write: %s",
+		    (unsigned long long)c->session, strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
 /* Write what c has queued; leave the rest to the write event. */
 static void
 conn_flush(struct conn *c)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-	int		 n, err;
+	bool	watching;
 
 	conn_unschedule_flush(c);
-	if (evbuffer_get_length(out) == 0)
+	if (evbuffer_get_length(c->out) == 0)
 		return;
-	/* Not a socket (a bufferevent pair, in the unit tests): let it move. */
-	if (bufferevent_getfd(c->bev) < 0) {
-		if (bufferevent_enable(c->bev, EV_WRITE) == -1)
-			conn_doom(c);
-		return;
-	}
-	/*
-	 * A socket bufferevent keeps its output's start frozen against
-	 * writers other than itself; its own write path thaws it the same
-	 * way around each write.
-	 */
-	evbuffer_unfreeze(out, 1);
-	n = evbuffer_write(out, bufferevent_getfd(c->bev));
-	err = errno;
-	evbuffer_freeze(out, 1);
-	if (n == -1 && err != EAGAIN && err != EINTR) {
-		log_debug("session %llu: write: %s",
-		    (unsigned long long)c->session, strerror(err));
+	if (conn_write(c) == -1) {
 		conn_doom(c);
 		return;
 	}
-	if (evbuffer_get_length(out) > 0 &&
-	    bufferevent_enable(c->bev, EV_WRITE) == -1)
+	/* The write event only while the socket cannot take it all. */
+	watching = event_pending(&c->wev, EV_WRITE, NULL);
+	if (evbuffer_get_length(c->out) > 0) {
+		if (!watching && event_add(&c->wev, NULL) == -1)
+			conn_doom(c);
+	} else if (watching && !(c->flags & CONN_CLOSING) &&
+	    event_del(&c->wev) == -1)
+		conn_doom(c);
+}
+
+/*
+ * The socket takes more: write; once the output is empty, stop watching,
+ * or, for a closing connection, free it.  A closing connection's write
+ * event carries the flush deadline: on EV_TIMEOUT it goes unflushed.
+ */
+static void
+conn_writable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	if ((what & EV_TIMEOUT) || conn_write(c) == -1) {
+		if (c->flags & CONN_CLOSING)
+			conn_free(c);
+		else
+			conn_doom(c);
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0)
+		return;
+	if (c->flags & CONN_CLOSING)
+		conn_free(c);
+	else if (event_del(&c->wev) == -1)
 		conn_doom(c);
 }
 
@@ -333,7 +354,7 @@ conn_reap(struct server *srv)
 static int
 conn_process_input(struct conn *c, bool at_eof)
 {
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer		*in = c->in;
 	struct psync_line	 line;
 	const char		*buf;
 	size_t			 size, off = 0, drained = 0;
@@ -370,8 +391,7 @@ conn_process_input(struct conn *c, bool at_eof)
 			 * Handled: no longer buffered input, so that a stat
 			 * later in the same read counts only what is left.
 			 */
-			if (c->rev != NULL)
-				c->srv->input_total -= line.consumed;
+			c->srv->input_total -= line.consumed;
 			drained += line.consumed;
 			break;
 		}
@@ -379,8 +399,7 @@ conn_process_input(struct conn *c, bool at_eof)
 out:
 	if (evbuffer_drain(in, off) == -1)
 		rc = -1;
-	if (c->rev != NULL)
-		c->srv->input_total -= off - drained;
+	c->srv->input_total -= off - drained;
 	return (rc);
 }
 
@@ -411,7 +430,7 @@ static void
 conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn		*c = arg;
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer		*in = c->in;
 	struct evbuffer_iovec	 vec;
 	size_t			 have, room;
 	ssize_t			 n;
@@ -422,10 +441,7 @@ conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 	    c->srv->cfg.max_line + 2 - have : 1;
 	if (room > CONN_READ_MAX)
 		room = CONN_READ_MAX;
-	/* As with output, the bufferevent keeps its input's end frozen. */
-	evbuffer_unfreeze(in, 0);
 	if (evbuffer_reserve_space(in, (ev_ssize_t)room, &vec, 1) != 1) {
-		evbuffer_freeze(in, 0);
 		conn_lost(c, false);
 		return;
 	}
@@ -435,7 +451,6 @@ conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 		evbuffer_commit_space(in, &vec, 1);
 		c->srv->input_total += (size_t)n;
 	}
-	evbuffer_freeze(in, 0);
 	if (n > 0) {
 		if (conn_process_input(c, false) == -1)
 			conn_lost(c, true);
@@ -450,54 +465,6 @@ conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 		    (unsigned long long)c->session, strerror(errno));
 		conn_lost(c, false);
 	}
-}
-
-static void
-conn_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn	*c = arg;
-
-	(void)bev;
-	if (conn_process_input(c, false) == -1)
-		conn_lost(c, true);
-}
-
-static void
-conn_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn	*c = arg;
-
-	/* Called once the output has drained (low watermark 0). */
-	if (c->flags & CONN_CLOSING)
-		conn_free(c);
-	else if (bufferevent_disable(bev, EV_WRITE) == -1)
-		conn_doom(c);
-}
-
-static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn	*c = arg;
-
-	(void)bev;
-	if (c->flags & CONN_CLOSING) {
-		/* Error or timeout while flushing the last replies. */
-		conn_free(c);
-		return;
-	}
-	if (what & BEV_EVENT_EOF) {
-		/*
-		 * End of input: answer what is complete, the final line
-		 * without "\n" included, flush, then release everything.
-		 */
-		conn_process_input(c, true);
-		conn_lost(c, true);
-		return;
-	}
-	if (what & BEV_EVENT_ERROR)
-		log_debug("session %llu: %s", (unsigned long long)c->session,
-		    strerror(errno));
-	conn_lost(c, false);
 }
 
 /*
@@ -543,8 +510,9 @@ conn_lost(struct conn *c, bool flush)
 	if (c->flags & CONN_DOOMED)
 		TAILQ_REMOVE(&srv->doomed, c, doomed_entry);
 	c->flags = (c->flags & ~CONN_DOOMED) | CONN_CLOSING;
-	if (c->rev != NULL)
-		event_del(c->rev);
+	if (event_del(&c->rev) == -1)
+		log_warn("session %llu: event_del failed",
+		    (unsigned long long)c->session);
 	if (log_enabled(LOG_LEVEL_DEBUG))
 		conn_summarize(c, released, sizeof(released));
 
@@ -566,15 +534,10 @@ conn_lost(struct conn *c, bool flush)
 	if (flush)
 		conn_flush(c);
 	conn_unschedule_flush(c);
-	if (flush &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 &&
-	    bufferevent_disable(c->bev, EV_READ) == 0) {
-		bufferevent_setcb(c->bev, NULL, conn_write_cb, conn_event_cb,
-		    c);
-		bufferevent_set_timeouts(c->bev, NULL, &tv);
-		if (bufferevent_enable(c->bev, EV_WRITE) == 0)
-			return;
-	}
+	/* What the socket did not take goes out within the deadline. */
+	if (flush && evbuffer_get_length(c->out) > 0 &&
+	    event_add(&c->wev, &tv) == 0)
+		return;
 	conn_free(c);
 }
 
@@ -605,12 +568,15 @@ conn_free(struct conn *c)
 	pidwatch_detach(&srv->pids, &c->watch);
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
-	if (c->rev != NULL) {
-		srv->input_total -= evbuffer_get_length(
-		    bufferevent_get_input(c->bev));
-		event_free(c->rev);
-	}
-	bufferevent_free(c->bev);
+	srv->input_total -= evbuffer_get_length(c->in);
+	if ((event_del(&c->rev) == -1) | (event_del(&c->wev) == -1))
+		log_warn("session %llu: event_del failed",
+		    (unsigned long long)c->session);
+	evbuffer_free(c->in);
+	evbuffer_free(c->out);
+	if (close(c->fd) == -1)
+		log_warn("session %llu: close: %s",
+		    (unsigned long long)c->session, strerror(errno));
 	free(c->client);
 	free(c);
 	server_conn_gone(srv);

@@ -1,7 +1,7 @@
 /*
  * conn.h -- one client connection: bytes <-> lines, replies, death.
  *
- * conn.c knows framing and the bufferevent; it hands each line to
+ * conn.c knows framing and the socket; it hands each line to
  * request.c and knows no op.  conn_lost() is the one place where a
  * connection's holds and waits are released.
  */
@@ -14,19 +14,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <event2/event.h>
+#include <event2/event_struct.h>
 #include <jansson.h>
 
 #include "object.h"
 #include "pidwatch.h"
 #include "reply.h"
 
-struct bufferevent;
+struct evbuffer;
 struct server;
 
 struct conn {
 	struct server		*srv;
-	struct bufferevent	*bev;
-	struct event		*rev;		/* readable: see conn_readable_cb */
+	int			 fd;		/* the socket, owned */
+	struct evbuffer		*in;		/* bytes of unfinished lines */
+	struct evbuffer		*out;		/* replies not yet written */
+	struct event		 rev;		/* readable */
+	struct event		 wev;		/* writable: only while out backs up */
 	uint64_t		 session;	/* unique for the daemon's life */
 	pid_t			 pid;		/* SO_PEERCRED */
 	uid_t			 uid;
@@ -54,19 +59,22 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 
 /*
- * Make a connection of fd, whose peer credentials are pid/uid/gid.  The
- * connection owns fd from now on (closed with it).  Returns NULL (fd
- * closed) if the bufferevent cannot be made.
+ * Make a connection of fd, a non-blocking stream socket whose peer
+ * credentials are pid/uid/gid.  The connection owns fd from now on
+ * (closed with it).  Its session is not yet tied to pid (see
+ * conn_watch_pid: the unit tests' peers have made-up pids).  Returns
+ * NULL (fd closed) if its buffers or events cannot be made.
  */
 struct conn	*conn_new(struct server *, int fd, pid_t pid, uid_t uid,
 		    gid_t gid);
 
 /*
- * The same over any bufferevent, which the connection owns from now on
- * (the unit tests pass one end of a bufferevent pair: no socket).
+ * conn_new for an accepted socket, its session tied to pid's life; a pid
+ * that cannot be watched is refused with a limit error.  Returns the
+ * connection, or NULL (fd closed, or the refusal under way).
  */
-struct conn	*conn_new_bev(struct server *, struct bufferevent *bev,
-		    pid_t pid, uid_t uid, gid_t gid);
+struct conn	*conn_accept(struct server *, int fd, pid_t pid, uid_t uid,
+		    gid_t gid);
 
 /* Queue reply (borrowed) as one line; dooms a connection over its cap. */
 void		 conn_send(struct conn *, const struct reply *reply);

@@ -383,7 +383,7 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		listener_refuse(srv, fd, PSYNC_ERR_LIMIT, msg);
 		return;
 	}
-	conn_new(srv, fd, cred.pid, cred.uid, cred.gid);
+	conn_accept(srv, fd, cred.pid, cred.uid, cred.gid);
 }
 
 static void

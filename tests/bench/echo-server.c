@@ -2,7 +2,7 @@
  * echo-server.c -- the bench's floor: the least a libevent + jansson
  * JSON-lines server over a Unix socket can do per request.  Each line is
  * parsed with jansson and answered {"ok":true} (built and dumped with
- * jansson), through bufferevents, exactly as psyncd's transport does; so
+ * jansson), through bufferevents, the plainest libevent transport; so
  * psync's cost per request shows as a ratio to this.
  *
  *   echo-server SOCKET

@@ -1,12 +1,14 @@
 /*
  * fuzz_common.c -- see fuzz_common.h.
  */
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "conn.h"
@@ -52,44 +54,66 @@ conn_alive(struct server *srv, const struct conn *c)
 void
 fz_open(struct server *srv, struct fz_client *k, int pid)
 {
-	struct bufferevent	*pair[2];
+	int	sv[2];
 
-	if (bufferevent_pair_new(srv->base, 0, pair) == -1)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1)
 		abort();
-	k->bev = pair[1];
-	bufferevent_enable(k->bev, EV_READ);
-	k->c = conn_new_bev(srv, pair[0], pid, 1000, 1000);
+	k->fd = sv[1];
+	k->c = conn_new(srv, sv[0], pid, 1000, 1000);
 }
 
 void
 fz_drain(struct fz_client *k)
 {
-	struct evbuffer	*in = bufferevent_get_input(k->bev);
+	char	buf[65536];
 
-	evbuffer_drain(in, evbuffer_get_length(in));
+	if (k->fd == -1)
+		return;
+	while (recv(k->fd, buf, sizeof(buf), 0) > 0)
+		continue;
 }
 
 void
 fz_send(struct server *srv, struct fz_client *k, const void *buf, size_t len)
 {
-	if (k->c == NULL)
-		return;
-	bufferevent_write(k->bev, buf, len);
-	event_base_loop(srv->base, EVLOOP_NONBLOCK);
-	/* A connection the daemon closed (too_large, output cap) is gone. */
-	if (!conn_alive(srv, k->c))
-		k->c = NULL;
-	fz_drain(k);
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (k->c != NULL && len > 0) {
+		n = send(k->fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n == -1 && errno != EAGAIN && errno != EINTR)
+			break;		/* the daemon closed its end */
+		/* Let the daemon read (and answer) what the socket holds. */
+		event_base_loop(srv->base, EVLOOP_NONBLOCK);
+		fz_drain(k);
+		/* A connection the daemon closed (too_large, cap) is gone. */
+		if (!conn_alive(srv, k->c))
+			k->c = NULL;
+	}
 }
 
 void
 fz_close(struct server *srv, struct fz_client *k)
 {
+	int	turns;
+
+	if (k->fd == -1)
+		return;
+	if (close(k->fd) == -1)
+		abort();
+	k->fd = -1;
+	/* End of input reaches the daemon through its read path. */
+	for (turns = 0; turns < 8 && k->c != NULL &&
+	    conn_alive(srv, k->c); turns++)
+		event_base_loop(srv->base, EVLOOP_NONBLOCK);
 	if (k->c != NULL && conn_alive(srv, k->c))
 		conn_lost(k->c, false);
 	k->c = NULL;
 	event_base_loop(srv->base, EVLOOP_NONBLOCK);
-	fz_drain(k);
 }
 
 #define CHECK(cond)							\
@@ -153,9 +177,7 @@ fz_free(struct server *srv, struct fz_client *k, int n)
 {
 	int	i;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		fz_close(srv, &k[i]);
-		bufferevent_free(k[i].bev);
-	}
 	server_free(srv);
 }

@@ -1,8 +1,9 @@
 /*
  * fuzz_common.h -- an in-process psyncd for the fuzzers: a server context
- * without a listener, and clients on bufferevent pairs whose other ends
- * are real connections, so bytes take the daemon's own path: framing,
- * parsing, dispatch, every primitive, replies, death.
+ * without a listener, and clients on socketpairs whose other ends are
+ * real connections, so bytes take the daemon's own path: its one read
+ * path and input budget, framing, parsing, dispatch, every primitive,
+ * replies, the output cap, death at end of input.
  */
 #ifndef PSYNC_FUZZ_COMMON_H
 #define PSYNC_FUZZ_COMMON_H
@@ -11,11 +12,10 @@
 #include <stdint.h>
 
 struct server;
-struct bufferevent;
 
 struct fz_client {
-	struct conn		*c;		/* NULL once closed */
-	struct bufferevent	*bev;		/* the client's end */
+	struct conn	*c;		/* NULL once closed */
+	int		 fd;		/* the client's end; -1 once closed */
 };
 
 /* A fresh server with small limits; aborts if it cannot be made. */
@@ -31,7 +31,10 @@ void		 fz_send(struct server *, struct fz_client *, const void *,
 /* Drop whatever the client has received. */
 void		 fz_drain(struct fz_client *);
 
-/* The client goes away (its holds released, its waits dropped). */
+/*
+ * The client goes away: its end is closed and the daemon sees end of
+ * input (its holds released, its waits dropped).
+ */
 void		 fz_close(struct server *, struct fz_client *);
 
 /*

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
 
 #include "fuzz_common.h"
 
@@ -66,7 +65,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		op = data[i + 1] % (int)(sizeof(ops) / sizeof(ops[0]) + 1);
 		if (op == (int)(sizeof(ops) / sizeof(ops[0]))) {
 			fz_close(srv, &k[c]);
-			bufferevent_free(k[c].bev);
 			fz_open(srv, &k[c], pid++);
 		} else {
 			if (strstr(ops[op], "\"target\"") != NULL)

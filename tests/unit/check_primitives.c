@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
 
 #include "conn.h"
 #include "harness.h"

@@ -1,13 +1,17 @@
 /*
  * peer.c -- unit-test clients of an in-process server: each is one end of
- * a bufferevent pair whose other end is a real struct conn, so requests go
- * through the daemon's own framing, dispatch and reply path, no socket.
+ * a socketpair whose other end is a real struct conn, so requests go
+ * through the daemon's own read path, framing, dispatch and replies; no
+ * daemon process, no listener.
  */
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "conn.h"
@@ -33,20 +37,40 @@ srv_start(struct server *srv, void (*tweak)(struct config *))
 void
 peer_open(struct server *srv, struct peer *p, pid_t pid)
 {
-	struct bufferevent	*pair[2];
+	int	sv[2];
 
-	ck_assert_int_eq(bufferevent_pair_new(srv->base, 0, pair), 0);
-	p->bev = pair[1];
-	ck_assert_int_eq(bufferevent_enable(p->bev, EV_READ), 0);
-	p->c = conn_new_bev(srv, pair[0], pid, 1000, 1000);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, sv), 0);
+	p->srv = srv;
+	p->fd = sv[1];
+	ck_assert_ptr_nonnull(p->in = evbuffer_new());
+	p->c = conn_new(srv, sv[0], pid, 1000, 1000);
 	ck_assert_ptr_nonnull(p->c);
+}
+
+/* Write all of buf, letting the server read when the socket is full. */
+static void
+peer_write(struct server *srv, struct peer *p, const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		n = write(p->fd, buf, len);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			event_base_loop(srv->base, EVLOOP_NONBLOCK);
+			continue;
+		}
+		ck_assert_msg(n > 0, "peer write: %s", strerror(errno));
+		buf += n;
+		len -= (size_t)n;
+	}
 }
 
 void
 peer_send(struct server *srv, struct peer *p, const char *line)
 {
-	ck_assert_int_eq(bufferevent_write(p->bev, line, strlen(line)), 0);
-	ck_assert_int_eq(bufferevent_write(p->bev, "\n", 1), 0);
+	peer_write(srv, p, line, strlen(line));
+	peer_write(srv, p, "\n", 1);
 	event_base_loop(srv->base, EVLOOP_NONBLOCK);
 }
 
@@ -59,9 +83,10 @@ peer_recv(struct peer *p)
 	json_t	*j;
 
 	/* Replies are written at the end of the loop turn: let it run. */
-	event_base_loop(bufferevent_get_base(p->bev), EVLOOP_NONBLOCK);
-	line = evbuffer_readln(bufferevent_get_input(p->bev), &n,
-	    EVBUFFER_EOL_LF);
+	event_base_loop(p->srv->base, EVLOOP_NONBLOCK);
+	while (evbuffer_read(p->in, p->fd, 65536) > 0)
+		continue;
+	line = evbuffer_readln(p->in, &n, EVBUFFER_EOL_LF);
 	if (line == NULL)
 		return (NULL);
 	j = json_loadb(line, n, 0, NULL);
@@ -112,12 +137,25 @@ expect_nothing(struct peer *p)
 }
 
 void
+peer_shrink_buffers(struct peer *p)
+{
+	int	size = 1;	/* the kernel rounds it up to its minimum */
+
+	ck_assert_int_eq(setsockopt(p->c->fd, SOL_SOCKET, SO_SNDBUF, &size,
+	    sizeof(size)), 0);
+	ck_assert_int_eq(setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &size,
+	    sizeof(size)), 0);
+}
+
+void
 srv_finish(struct server *srv, struct peer *peers, int n)
 {
 	int	i;
 
-	for (i = 0; i < n; i++)
-		bufferevent_free(peers[i].bev);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(close(peers[i].fd), 0);
+		evbuffer_free(peers[i].in);
+	}
 	server_free(srv);
 }
 

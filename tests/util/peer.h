@@ -8,14 +8,16 @@
 
 #include <jansson.h>
 
-struct bufferevent;
 struct config;
+struct evbuffer;
 struct conn;
 struct server;
 
 struct peer {
-	struct conn		*c;
-	struct bufferevent	*bev;		/* the client's end */
+	struct server	*srv;
+	struct conn	*c;
+	int		 fd;		/* the client's end of a socketpair */
+	struct evbuffer	*in;		/* what it has read, not yet a line */
 };
 
 /* A server context (no listener) with defaults, tweaked by tweak. */
@@ -44,5 +46,11 @@ json_t	*ok_call(struct server *, struct peer *p, const char *line);
 
 /* Assert that p has no reply queued. */
 void	 expect_nothing(struct peer *p);
+
+/*
+ * Make p's connection back up at once: the smallest socket buffers, so
+ * that replies p does not read pile up in the daemon's output buffer.
+ */
+void	 peer_shrink_buffers(struct peer *p);
 
 #endif
