@@ -239,25 +239,19 @@ check-once: all
 	$(BUILD)/stress/chaos --selftest
 	PSYNCD=$(PSYNCD) $(CHECK_BIN)
 
+# The sanitizers' settings, once: leaks reported, the first UB fatal.
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 	    SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    OPTFLAGS="-O1 -g" all
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    sh tests/integration/run-socat-tests.sh build-asan/psyncd
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    sh tests/client/run-examples.sh build-asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PSYNC_TEST_SLOW=2 \
-	    sh tests/cli/run-cli-tests.sh build-asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    sh tests/fuzz/run-replays.sh build-asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	PSYNC_TEST_SLOW=2 PSYNCD=build-asan/psyncd build-asan/check_psync
+	$(SAN_ENV) sh tests/integration/run-socat-tests.sh build-asan/psyncd
+	$(SAN_ENV) sh tests/client/run-examples.sh build-asan
+	$(SAN_ENV) PSYNC_TEST_SLOW=2 sh tests/cli/run-cli-tests.sh build-asan
+	$(SAN_ENV) sh tests/fuzz/run-replays.sh build-asan
+	$(SAN_ENV) PSYNC_TEST_SLOW=2 PSYNCD=build-asan/psyncd build-asan/check_psync
 
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite --show-leak-kinds=definite

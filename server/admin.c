@@ -143,7 +143,8 @@ admin_list(struct request *rq)
 		return (HR_ERROR);
 	/* Sorted by name, so that the output is stable. */
 	v = xcalloc(rq->srv->objects.count, sizeof(*v));
-	for (o = rq->srv->objects.head; o != NULL; o = o->hh.next) {
+	for (o = objtab_first(&rq->srv->objects); o != NULL;
+	    o = objtab_next(o)) {
 		if (prefix == NULL || (o->namelen >= plen &&
 		    memcmp(object_name(o), prefix, plen) == 0))
 			v[n++] = o;

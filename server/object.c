@@ -49,10 +49,9 @@ object_create(struct request *rq, const struct objtype *t)
 	memcpy(key, name, len);
 	o->type = t;
 	o->namelen = (uint8_t)len;
-	o->hh.key = key;
 	TAILQ_INIT(&o->waiters);
 	TAILQ_INIT(&o->holders);
-	if (objtab_insert(&srv->objects, o) == -1) {
+	if (objtab_insert(&srv->objects, o, key) == -1) {
 		free(o);
 		rq_fail(rq, PSYNC_ERR_INTERNAL, "cannot create %s '%s': out "
 		    "of memory growing the name table", t->name,

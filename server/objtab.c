@@ -6,14 +6,16 @@
  * names cannot predict the buckets, so lookups stay O(1).  uthash is built
  * with HASH_NONFATAL_OOM, so a failed bucket allocation rolls the insert
  * back instead of calling exit().
+ *
+ * The hash is computed here and handed to uthash's _BYHASHVALUE macros
+ * (uthash keeps it in each handle for its table doubling), so
+ * HASH_FUNCTION is never overridden.  This is the one file that uses
+ * uthash; the rest of the daemon sees the table through the functions
+ * below.
  */
 #include <sodium.h>
 
 #include "objtab.h"
-
-#undef HASH_FUNCTION
-#define HASH_FUNCTION(keyptr, keylen, hashv)				\
-	((hashv) = objtab_hash(tab, (keyptr), (keylen)))
 
 unsigned
 objtab_hash(const struct objtab *tab, const void *key, size_t len)
@@ -41,14 +43,16 @@ objtab_find(struct objtab *tab, const char *name, size_t len)
 {
 	struct object	*o;
 
-	HASH_FIND(hh, tab->head, name, len, o);
+	HASH_FIND_BYHASHVALUE(hh, tab->head, name, len,
+	    objtab_hash(tab, name, len), o);
 	return (o);
 }
 
 int
-objtab_insert(struct objtab *tab, struct object *o)
+objtab_insert(struct objtab *tab, struct object *o, const char *name)
 {
-	HASH_ADD_KEYPTR(hh, tab->head, object_name(o), o->namelen, o);
+	HASH_ADD_KEYPTR_BYHASHVALUE(hh, tab->head, name, o->namelen,
+	    objtab_hash(tab, name, o->namelen), o);
 	if (o->hh.tbl == NULL)
 		return (-1);		/* uthash rolled the insert back */
 	tab->count++;
@@ -62,4 +66,16 @@ objtab_remove(struct objtab *tab, struct object *o)
 	HASH_DELETE(hh, tab->head, o);
 	tab->count--;
 	tab->per_kind[o->type->kind]--;
+}
+
+struct object *
+objtab_first(const struct objtab *tab)
+{
+	return (tab->head);
+}
+
+struct object *
+objtab_next(const struct object *o)
+{
+	return (o->hh.next);
 }

@@ -228,7 +228,7 @@ server_free(struct server *srv)
 	/* Connections still flushing are cut now; holds go with them. */
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close_now(c);
-	while ((o = srv->objects.head) != NULL) {
+	while ((o = objtab_first(&srv->objects)) != NULL) {
 		while (!TAILQ_EMPTY(&o->waiters))
 			wait_end(srv, TAILQ_FIRST(&o->waiters), WAIT_SHUTDOWN);
 		object_destroy(srv, o);

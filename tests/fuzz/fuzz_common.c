@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "fuzz_common.h"
 #include "object.h"
+#include "objtab.h"
 #include "server.h"
 #include "wait.h"
 
@@ -135,7 +136,8 @@ fz_check(struct server *srv)
 	unsigned	 n;
 	size_t		 objs = 0;
 
-	for (o = srv->objects.head; o != NULL; o = o->hh.next) {
+	for (o = objtab_first(&srv->objects); o != NULL;
+	    o = objtab_next(o)) {
 		objs++;
 		n = 0;
 		TAILQ_FOREACH(h, &o->holders, obj_entry) {

@@ -697,8 +697,8 @@ START_TEST(test_crafted_collisions_spread)
 		o = &objs[i];
 		o->type = &fake;
 		o->namelen = COLLIDE_NAME_LEN;
-		o->hh.key = names + i * COLLIDE_NAME_SIZE;
-		ck_assert_int_eq(objtab_insert(&tab, o), 0);
+		ck_assert_int_eq(objtab_insert(&tab, o,
+		    names + i * COLLIDE_NAME_SIZE), 0);
 	}
 	crafted = longest_chain(tab.head->hh.tbl);
 	ck_assert_uint_eq(tab.head->hh.tbl->noexpand, 0);
@@ -710,8 +710,8 @@ START_TEST(test_crafted_collisions_spread)
 	ck_assert_int_eq(objtab_init(&tab), 0);
 	for (i = 0; i < n; i++) {
 		o = &objs[i];
-		o->hh.key = names + i * COLLIDE_NAME_SIZE;
-		ck_assert_int_eq(objtab_insert(&tab, o), 0);
+		ck_assert_int_eq(objtab_insert(&tab, o,
+		    names + i * COLLIDE_NAME_SIZE), 0);
 	}
 	baseline = longest_chain(tab.head->hh.tbl);
 	HASH_CLEAR(hh, tab.head);
