@@ -569,8 +569,11 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
 	srv->input_total -= evbuffer_get_length(c->in);
-	if ((event_del(&c->rev) == -1) | (event_del(&c->wev) == -1))
-		log_warn("session %llu: event_del failed",
+	if (event_del(&c->rev) == -1)
+		log_warn("session %llu: event_del (read) failed",
+		    (unsigned long long)c->session);
+	if (event_del(&c->wev) == -1)
+		log_warn("session %llu: event_del (write) failed",
 		    (unsigned long long)c->session);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
