@@ -113,14 +113,17 @@ class _Client:
 
     def call_raw(self, req: Dict[str, Any]) -> Dict[str, Any]:
         rid = next(self.ids)
-        line = json.dumps(dict(req, id=rid), separators=(",", ":"))
+        # The id goes in as text ahead of the encoder's output: no copy
+        # of req, and one shared encoder (json.dumps with separators
+        # builds a new one per call).
+        line = b'{"id":%d,%s\n' % (rid, _encode(req)[1:].encode())
         with self.cond:
             if self.dead is not None:
                 raise ConnectionError(self.dead)
             self.replies[rid] = None
         try:
             with self.send_lock:
-                self.sock.sendall(line.encode() + b"\n")
+                self.sock.sendall(line)
         except OSError as e:
             with self.cond:
                 self.replies.pop(rid, None)
@@ -165,8 +168,10 @@ class _Client:
             finally:
                 with self.cond:
                     self.reading = False
-                    self._deliver(raw)
+                    r = self._deliver(raw, rid)
                     self.cond.notify_all()
+            if r is not None:
+                return r
 
     def _readline(self) -> bytes:
         """The next line, "\n" included; b"" at end of input.  Called by
@@ -182,17 +187,23 @@ class _Client:
                 return b""
             self.buf += chunk
 
-    def _deliver(self, raw: bytes) -> None:
+    def _deliver(self, raw: bytes, mine: int) -> Optional[Dict[str, Any]]:
+        """File the reply line raw; return it instead if it is mine's
+        (the reader's own: the common case, no hand-over)."""
         if not raw:
             self.dead = "psyncd closed the connection"
-            return
-        r = json.loads(raw)
+            return None
+        r = _decode(raw.decode())
         rid = r.get("id")
+        if rid == mine:
+            del self.replies[rid]
+            return r
         if isinstance(rid, int) and rid in self.replies:
             self.replies[rid] = r
         elif not r.get("ok"):
             # Unasked: the daemon's last word (forbidden, limit, too_large).
             self.dead = "%s: %s" % (r.get("error"), r.get("message"))
+        return None
 
     def close(self) -> None:
         try:
@@ -204,6 +215,8 @@ class _Client:
 # Every client of this process (for the fork handler), each thread's own,
 # and the one that creates anonymous objects, tied to this process's life.
 _clients: "weakref.WeakSet[_Client]" = weakref.WeakSet()
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
 _local = threading.local()
 _owner_client: Optional[_Client] = None
 _owner_lock = threading.Lock()
@@ -212,7 +225,7 @@ _owner_lock = threading.Lock()
 def _client() -> _Client:
     """This thread's connection: a lock is held by a thread, as in Python."""
     c: Optional[_Client] = getattr(_local, "client", None)
-    if c is None or c.pid != os.getpid() or c.dead is not None:
+    if c is None or c.dead is not None:
         c = _Client(_socket_path())
         _local.client = c
     return c
@@ -223,7 +236,7 @@ def _owner() -> _Client:
     global _owner_client
     with _owner_lock:
         c = _owner_client
-        if c is None or c.pid != os.getpid() or c.dead is not None:
+        if c is None or c.dead is not None:
             c = _owner_client = _Client(_socket_path())
         return c
 
@@ -238,11 +251,13 @@ def _forget_clients() -> None:
 
 def _after_fork_in_child() -> None:
     # The child never uses the parent's connections: closing its copies
-    # leaves the parent's sessions as they are.
+    # leaves the parent's sessions as they are.  Marked dead, they are
+    # never picked again (so no call needs an os.getpid()).
     global _local, _owner_client, _owner_lock
     for c in list(_clients):
         if c.pid != os.getpid():
             c.close()
+            c.dead = "this connection belongs to process %d" % c.pid
     _local = threading.local()
     _owner_client = None
     _owner_lock = threading.Lock()
@@ -318,7 +333,7 @@ class Lock:
 
     def release(self) -> None:
         c = self._holder
-        if c is None or c.pid != os.getpid() or c.dead is not None:
+        if c is None or c.dead is not None:
             c = _client()
         try:
             c.call({"op": self._op + ".release", "name": self.name})
@@ -332,7 +347,7 @@ class Lock:
 
     def _is_mine(self) -> bool:
         c = self._holder
-        return c is not None and c.pid == os.getpid()
+        return c is not None and c.dead is None
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -519,7 +534,7 @@ class Condition:
 
     def _holder(self) -> _Client:
         h = self._lock._holder if type(self._lock) is Lock else None
-        return h if h is not None and h.pid == os.getpid() else _client()
+        return h if h is not None and h.dead is None else _client()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         assert self._lock._is_mine(), \
