@@ -161,6 +161,24 @@ class TestSemaphores(unittest.TestCase):
         self.assertRaises(ValueError, sem.release)
 
 
+def _worker_from_queue(inbox, outbox) -> None:
+    """Take primitives from a Queue and use them: the lock for a while,
+    the semaphore's unit, the event to say it is done."""
+    lock, sem, done = inbox.get(timeout=20)
+    with lock:
+        outbox.put(("held", lock.name))
+        done.wait(20)
+    sem.acquire()
+    outbox.put(("took", sem.get_value()))
+
+
+def _worker_from_pipe(conn) -> None:
+    counter, barrier = conn.recv()
+    counter.add(5)
+    conn.send(barrier.wait(20))
+    conn.close()
+
+
 class TestBarrierAndEvent(unittest.TestCase):
     def test_three_processes(self) -> None:
         b, q = psync.Barrier(3), mp.Queue()
@@ -191,6 +209,54 @@ class TestBarrierAndEvent(unittest.TestCase):
         p.start()
         p.join()
         self.assertTrue(e.wait(10))
+
+
+class TestPassedAround(unittest.TestCase):
+    """Primitives go through a Queue and a Pipe, to processes started
+    by spawn (a fresh interpreter: only the pickled name travels) as
+    well as by fork, and stay one object."""
+
+    def _queue_round(self, ctx) -> None:
+        lock, sem, done = psync.Lock(), psync.Semaphore(1), psync.Event()
+        inbox, outbox = ctx.Queue(), ctx.Queue()
+        p = ctx.Process(target=_worker_from_queue, args=(inbox, outbox))
+        p.start()
+        inbox.put((lock, sem, done))
+        self.assertEqual(outbox.get(timeout=30), ("held", lock.name))
+        # The child holds it: here it is taken.
+        self.assertFalse(lock.acquire(False))
+        done.set()
+        self.assertEqual(outbox.get(timeout=30), ("took", 0))
+        p.join(30)
+        self.assertEqual(p.exitcode, 0)
+        self.assertTrue(lock.acquire(False))
+        lock.release()
+        self.assertEqual(sem.get_value(), 0)
+
+    def _pipe_round(self, ctx) -> None:
+        counter, barrier = psync.Counter(), psync.Barrier(2)
+        here, there = ctx.Pipe()
+        p = ctx.Process(target=_worker_from_pipe, args=(there,))
+        p.start()
+        here.send((counter, barrier))
+        mine = barrier.wait(20)
+        theirs = here.recv()
+        p.join(30)
+        self.assertEqual(p.exitcode, 0)
+        self.assertEqual(sorted([mine, theirs]), [0, 1])
+        self.assertEqual(counter.get(), 5)
+
+    def test_queue_spawn(self) -> None:
+        self._queue_round(mp.get_context("spawn"))
+
+    def test_queue_fork(self) -> None:
+        self._queue_round(mp.get_context("fork"))
+
+    def test_pipe_spawn(self) -> None:
+        self._pipe_round(mp.get_context("spawn"))
+
+    def test_pipe_fork(self) -> None:
+        self._pipe_round(mp.get_context("fork"))
 
 
 class TestBeyondMultiprocessing(unittest.TestCase):
