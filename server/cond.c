@@ -20,8 +20,9 @@ struct cond {
 	struct object	obj;
 };
 
-void
-cond_reacquired_reply(const struct wait *w, uint64_t token, struct reply *r)
+/* The reply of a cond.wait that has its lock back. */
+static void
+cond_regranted(const struct wait *w, uint64_t token, struct reply *r)
 {
 	reply_bool(r, "notified", w->flags & WAIT_NOTIFIED);
 	reply_int(r, "token", (json_int_t)token);
@@ -81,6 +82,7 @@ cond_wake(struct server *srv, struct wait *w, bool notified)
 		w->flags |= WAIT_NOTIFIED;
 	w->lock = NULL;
 	lo->pins--;
+	w->regranted = cond_regranted;
 	wait_move(srv, w, lo);
 }
 

@@ -12,9 +12,9 @@
 #include <stdio.h>
 
 #include "conn.h"
-#include "deadlock.h"
 #include "lock.h"
 #include "object.h"
+#include "prim.h"
 #include "request.h"
 #include "server.h"
 #include "wait.h"
@@ -47,20 +47,48 @@ grant_fields(struct reply *r, const struct lock *l)
 	reply_int(r, "token", (json_int_t)l->hold.token);
 }
 
+static bool
+lock_can_grant(const struct object *o, uint8_t mode)
+{
+	(void)mode;
+	return (LOCK(o)->hold.conn == NULL);
+}
+
+static void
+lock_grant_now(struct request *rq, struct object *o, uint8_t mode,
+    struct reply *r)
+{
+	(void)mode;
+	lock_grant(rq->srv, LOCK(o), rq->conn, 1);
+	grant_fields(r, LOCK(o));
+}
+
+static void
+lock_not_acquired(const struct object *o, struct reply *r)
+{
+	(void)o;
+	reply_bool(r, "acquired", false);
+}
+
+static const struct acquire lock_acquire_steps = {
+	.can_grant = lock_can_grant,
+	.grant = lock_grant_now,
+	.not_acquired = lock_not_acquired,
+	.deadlock_checked = true,
+};
+
 int
 lock_acquire_op(struct request *rq, const struct objtype *t)
 {
 	struct object	*o;
 	struct lock	*l;
-	struct reply	*r;
 	double		 timeout;
-	char		 msg[1024], q[96];
+	char		 q[96];
 
 	if (rq_timeout(rq, &timeout) == -1 ||
 	    object_get(rq, t, true, &o) == -1)
 		return (HR_ERROR);
 	l = LOCK(o);
-	r = rq_reply(rq);
 	if (l->hold.conn == rq->conn) {
 		if (!is_recursive(o))
 			return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
@@ -72,24 +100,10 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 			    "rlock '%s' is at its maximum depth",
 			    QUOTE(q, o)));
 		l->hold.count++;	/* re-entry keeps the hold's token */
-		grant_fields(r, l);
+		grant_fields(rq_reply(rq), l);
 		return (HR_DONE);
 	}
-	if (l->hold.conn == NULL && TAILQ_EMPTY(&o->waiters)) {
-		lock_grant(rq->srv, l, rq->conn, 1);
-		grant_fields(r, l);
-		return (HR_DONE);
-	}
-	if (timeout == 0) {
-		reply_bool(r, "acquired", false);
-		return (HR_DONE);
-	}
-	if (deadlock_check(rq->srv, rq->conn, o, 0, msg, sizeof(msg)))
-		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
-	if (object_check_pending(rq, t) == -1)
-		return (HR_ERROR);
-	wait_new(rq, o, timeout, 0);
-	return (HR_PENDING);
+	return (prim_acquire(rq, o, 0, timeout, &lock_acquire_steps));
 }
 
 int
@@ -128,9 +142,9 @@ lock_pump(struct server *srv, struct object *o)
 	if (l->hold.conn != NULL || (w = TAILQ_FIRST(&o->waiters)) == NULL)
 		return;
 	wait_reply_init(w, &r);
-	if (w->op == PSYNC_OP_COND_WAIT) {
+	if (w->regranted != NULL) {
 		token = lock_grant(srv, l, w->conn, w->count);
-		cond_reacquired_reply(w, token, &r);
+		w->regranted(w, token, &r);
 	} else {
 		lock_grant(srv, l, w->conn, 1);
 		grant_fields(&r, l);

@@ -222,13 +222,6 @@ extern const struct objtype sem_type;		/* sem.c */
 extern const struct objtype barrier_type;	/* barrier.c */
 extern const struct objtype counter_type;	/* counter.c */
 
-/*
- * cond.c: the reply to a cond.wait that has its lock again, for the lock
- * and rlock pumps, which grant such waits like any other acquirer.
- */
-void		 cond_reacquired_reply(const struct wait *w, uint64_t token,
-		    struct reply *r);
-
 /* Pending-request limit check shared by every blocking op: 0 or -1. */
 int		 object_check_pending(struct request *rq,
 		    const struct objtype *t);

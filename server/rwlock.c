@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "conn.h"
-#include "deadlock.h"
 #include "object.h"
+#include "prim.h"
 #include "request.h"
 #include "server.h"
 #include "wait.h"
@@ -59,6 +59,29 @@ rwlock_grant(struct server *srv, struct object *o, struct conn *c,
 	return (h->token);
 }
 
+static void
+rwlock_grant_now(struct request *rq, struct object *o, uint8_t mode,
+    struct reply *r)
+{
+	reply_bool(r, "acquired", true);
+	reply_int(r, "token", (json_int_t)rwlock_grant(rq->srv, o, rq->conn,
+	    mode));
+}
+
+static void
+rwlock_not_acquired(const struct object *o, struct reply *r)
+{
+	(void)o;
+	reply_bool(r, "acquired", false);
+}
+
+static const struct acquire rwlock_acquire_steps = {
+	.can_grant = can_grant,
+	.grant = rwlock_grant_now,
+	.not_acquired = rwlock_not_acquired,
+	.deadlock_checked = true,
+};
+
 static int
 rwlock_acquire(struct request *rq)
 {
@@ -68,8 +91,7 @@ rwlock_acquire(struct request *rq)
 	size_t		 mlen;
 	uint8_t		 mode;
 	double		 timeout;
-	struct reply	*r;
-	char		 msg[1024], q[96];
+	char		 q[96];
 
 	if (rq_opt_string(rq, "mode", &m, &mlen) == -1)
 		return (HR_ERROR);
@@ -89,23 +111,7 @@ rwlock_acquire(struct request *rq)
 		    (unsigned long long)rq->conn->session,
 		    QUOTE(q, o),
 		    mode_name(h->mode)));
-	r = rq_reply(rq);
-	if (TAILQ_EMPTY(&o->waiters) && can_grant(o, mode)) {
-		reply_bool(r, "acquired", true);
-		reply_int(r, "token", (json_int_t)
-		    rwlock_grant(rq->srv, o, rq->conn, mode));
-		return (HR_DONE);
-	}
-	if (timeout == 0) {
-		reply_bool(r, "acquired", false);
-		return (HR_DONE);
-	}
-	if (deadlock_check(rq->srv, rq->conn, o, mode, msg, sizeof(msg)))
-		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
-	if (object_check_pending(rq, &rwlock_type) == -1)
-		return (HR_ERROR);
-	wait_new(rq, o, timeout, mode);
-	return (HR_PENDING);
+	return (prim_acquire(rq, o, mode, timeout, &rwlock_acquire_steps));
 }
 
 static int

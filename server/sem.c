@@ -16,6 +16,7 @@
 
 #include "conn.h"
 #include "object.h"
+#include "prim.h"
 #include "request.h"
 #include "server.h"
 #include "wait.h"
@@ -129,32 +130,47 @@ sem_pump(struct server *srv, struct object *o)
 	}
 }
 
+static bool
+sem_can_grant(const struct object *o, uint8_t mode)
+{
+	(void)mode;
+	return (SEM(o)->value > 0);
+}
+
+static void
+sem_grant_now(struct request *rq, struct object *o, uint8_t mode,
+    struct reply *r)
+{
+	(void)mode;
+	sem_take(o, rq->conn);
+	reply_bool(r, "acquired", true);
+	reply_int(r, "value", SEM(o)->value);
+}
+
+static void
+sem_not_acquired(const struct object *o, struct reply *r)
+{
+	reply_bool(r, "acquired", false);
+	reply_int(r, "value", SEM(o)->value);
+}
+
+/* No deadlock search: units are not owned by one session. */
+static const struct acquire sem_acquire_steps = {
+	.can_grant = sem_can_grant,
+	.grant = sem_grant_now,
+	.not_acquired = sem_not_acquired,
+	.deadlock_checked = false,
+};
+
 static int
 sem_acquire(struct request *rq)
 {
 	struct object	*o;
 	double		 timeout;
-	struct reply	*r;
 
 	if (rq_timeout(rq, &timeout) == -1 || sem_get(rq, &o) == -1)
 		return (HR_ERROR);
-	if (SEM(o)->value > 0 && TAILQ_EMPTY(&o->waiters)) {
-		sem_take(o, rq->conn);
-		r = rq_reply(rq);
-		reply_bool(r, "acquired", true);
-		reply_int(r, "value", SEM(o)->value);
-		return (HR_DONE);
-	}
-	if (timeout == 0) {
-		r = rq_reply(rq);
-		reply_bool(r, "acquired", false);
-		reply_int(r, "value", SEM(o)->value);
-		return (HR_DONE);
-	}
-	if (object_check_pending(rq, &sem_type) == -1)
-		return (HR_ERROR);
-	wait_new(rq, o, timeout, 0);
-	return (HR_PENDING);
+	return (prim_acquire(rq, o, 0, timeout, &sem_acquire_steps));
 }
 
 static int

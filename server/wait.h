@@ -54,6 +54,13 @@ struct wait {
 #define WAIT_NOTIFIED	0x2			/* cond.wait: was notified */
 	uint32_t		 count;		/* cond.wait: rlock depth */
 	struct object		*lock;		/* cond.wait: pinned lock */
+	/*
+	 * A wait that another type moved into a lock's queue (cond.wait
+	 * taking its lock back): the lock grants it at depth count and
+	 * lets this fill the reply.  NULL for the lock's own acquirers.
+	 */
+	void			(*regranted)(const struct wait *,
+				    uint64_t token, struct reply *);
 };
 
 /* Timeout meaning "wait forever". */
