@@ -72,7 +72,8 @@ LIB_VERSION = $(VERSION)
 LIB_SONAME  = libpsync-client.so.1
 LIB_SO      = $(BUILD)/libpsync-client.so.$(LIB_VERSION)
 LIB_A       = $(BUILD)/libpsync-client.a
-LIB_OBJS    = $(BUILD)/pic/client/psync.o $(PROTO_SRCS:%.c=$(BUILD)/pic/%.o)
+LIB_OBJS    = $(BUILD)/pic/client/handle.o $(BUILD)/pic/client/psync.o \
+	$(PROTO_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_LINK    = -L$(BUILD) -lpsync-client -Wl,-rpath,$(abspath $(BUILD))
 JANSSON_LIBS = $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
 
