@@ -63,17 +63,10 @@ lock_grant_now(struct request *rq, struct object *o, uint8_t mode,
 	grant_fields(r, LOCK(o));
 }
 
-static void
-lock_not_acquired(const struct object *o, struct reply *r)
-{
-	(void)o;
-	reply_bool(r, "acquired", false);
-}
-
 static const struct acquire lock_acquire_steps = {
 	.can_grant = lock_can_grant,
 	.grant = lock_grant_now,
-	.not_acquired = lock_not_acquired,
+	.not_acquired = prim_not_acquired,
 	.deadlock_checked = true,
 };
 

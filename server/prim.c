@@ -34,3 +34,10 @@ prim_acquire(struct request *rq, struct object *o, uint8_t mode,
 	wait_new(rq, o, timeout, mode);
 	return (HR_PENDING);
 }
+
+void
+prim_not_acquired(const struct object *o, struct reply *r)
+{
+	(void)o;
+	reply_bool(r, "acquired", false);
+}

@@ -38,4 +38,7 @@ struct acquire {
 int	prim_acquire(struct request *rq, struct object *o, uint8_t mode,
 	    double timeout, const struct acquire *a);
 
+/* The plain not_acquired: {acquired: false} (the lock types'). */
+void	prim_not_acquired(const struct object *o, struct reply *r);
+
 #endif

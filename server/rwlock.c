@@ -68,17 +68,10 @@ rwlock_grant_now(struct request *rq, struct object *o, uint8_t mode,
 	    mode));
 }
 
-static void
-rwlock_not_acquired(const struct object *o, struct reply *r)
-{
-	(void)o;
-	reply_bool(r, "acquired", false);
-}
-
 static const struct acquire rwlock_acquire_steps = {
 	.can_grant = can_grant,
 	.grant = rwlock_grant_now,
-	.not_acquired = rwlock_not_acquired,
+	.not_acquired = prim_not_acquired,
 	.deadlock_checked = true,
 };
 
