@@ -14,14 +14,14 @@
 #include "wait.h"
 #include "xmalloc.h"
 
-static int
+static enum hret
 admin_ping(struct request *rq)
 {
 	(void)rq;		/* {id, ok: true} is the whole answer */
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 admin_hello(struct request *rq)
 {
 	const char	*name;
@@ -73,7 +73,7 @@ admin_hello(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 admin_stat(struct request *rq)
 {
 	struct server	*srv = rq->srv;
@@ -131,7 +131,7 @@ object_cmp(const void *a, const void *b)
 	return ((int)x->namelen - (int)y->namelen);
 }
 
-static int
+static enum hret
 admin_list(struct request *rq)
 {
 	struct object	*o, **v;
@@ -186,7 +186,7 @@ describe_pinning_waits(struct server *srv, const struct object *o,
 	}
 }
 
-static int
+static enum hret
 admin_info(struct request *rq)
 {
 	struct object	*o;
@@ -209,7 +209,7 @@ admin_info(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 admin_delete(struct request *rq)
 {
 	struct object	*o;
@@ -234,7 +234,7 @@ admin_delete(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 admin_cancel(struct request *rq)
 {
 	struct wait	*w;

@@ -99,7 +99,7 @@ barrier_break_by(struct server *srv, struct object *o, struct wait *skip,
 	barrier_break(srv, o, skip, why);
 }
 
-static int
+static enum hret
 barrier_wait(struct request *rq)
 {
 	struct object	*o;
@@ -142,7 +142,7 @@ barrier_wait(struct request *rq)
 	return (HR_PENDING);
 }
 
-static int
+static enum hret
 barrier_abort(struct request *rq)
 {
 	struct object	*o;
@@ -153,7 +153,7 @@ barrier_abort(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 barrier_reset(struct request *rq)
 {
 	struct object	*o;
@@ -173,7 +173,7 @@ barrier_describe(const struct object *o, json_t *out)
 	json_object_set_new(out, "broken", json_boolean(BARRIER(o)->broken));
 }
 
-static int
+static enum hret
 barrier_info(struct request *rq)
 {
 	struct object	*o;

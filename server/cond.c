@@ -34,7 +34,7 @@ is_lock(const struct object *o)
 	return (o->type->kind == OBJ_LOCK || o->type->kind == OBJ_RLOCK);
 }
 
-static int
+static enum hret
 cond_wait(struct request *rq)
 {
 	struct object	*co, *lo;
@@ -86,7 +86,7 @@ cond_wake(struct server *srv, struct wait *w, bool notified)
 	wait_move(srv, w, lo);
 }
 
-static int
+static enum hret
 cond_notify_n(struct request *rq, json_int_t n)
 {
 	struct object	*co;
@@ -104,7 +104,7 @@ cond_notify_n(struct request *rq, json_int_t n)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 cond_notify(struct request *rq)
 {
 	json_int_t	n;
@@ -117,7 +117,7 @@ cond_notify(struct request *rq)
 	return (cond_notify_n(rq, n));
 }
 
-static int
+static enum hret
 cond_notify_all(struct request *rq)
 {
 	return (cond_notify_n(rq, INT64_MAX));

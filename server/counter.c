@@ -30,7 +30,7 @@ counter_store(struct request *rq, struct object *o, json_int_t v)
 	return (0);
 }
 
-static int
+static enum hret
 counter_get(struct request *rq)
 {
 	struct object	*o;
@@ -42,7 +42,7 @@ counter_get(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 counter_set(struct request *rq)
 {
 	struct object	*o;
@@ -56,7 +56,7 @@ counter_set(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 counter_add(struct request *rq)
 {
 	struct object	*o;
@@ -78,7 +78,7 @@ counter_add(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 counter_cas(struct request *rq)
 {
 	struct object	*o;

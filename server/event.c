@@ -17,7 +17,7 @@ struct event_obj {
 
 #define EVENT(o)	((struct event_obj *)(o))
 
-static int
+static enum hret
 event_set(struct request *rq)
 {
 	struct object	*o;
@@ -29,7 +29,7 @@ event_set(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 event_clear(struct request *rq)
 {
 	struct object	*o;
@@ -43,7 +43,7 @@ event_clear(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 event_is_set(struct request *rq)
 {
 	struct object	*o;
@@ -55,7 +55,7 @@ event_is_set(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 event_wait(struct request *rq)
 {
 	struct object	*o;

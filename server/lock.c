@@ -70,7 +70,7 @@ static const struct acquire lock_acquire_steps = {
 	.deadlock_checked = true,
 };
 
-int
+enum hret
 lock_acquire_op(struct request *rq, const struct objtype *t)
 {
 	struct object	*o;
@@ -99,7 +99,7 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 	return (prim_acquire(rq, o, 0, timeout, &lock_acquire_steps));
 }
 
-int
+enum hret
 lock_release_op(struct request *rq, const struct objtype *t)
 {
 	struct object	*o;
@@ -166,13 +166,13 @@ lock_describe_hold(const struct hold *h, json_t *out)
 	json_object_set_new(out, "token", json_integer((json_int_t)h->token));
 }
 
-static int
+static enum hret
 lock_acquire(struct request *rq)
 {
 	return (lock_acquire_op(rq, &lock_type));
 }
 
-static int
+static enum hret
 lock_release(struct request *rq)
 {
 	return (lock_release_op(rq, &lock_type));

@@ -23,8 +23,8 @@ struct lock {
 	struct hold	hold;		/* linked while held */
 };
 
-int	lock_acquire_op(struct request *, const struct objtype *);
-int	lock_release_op(struct request *, const struct objtype *);
+enum hret	lock_acquire_op(struct request *, const struct objtype *);
+enum hret	lock_release_op(struct request *, const struct objtype *);
 void	lock_pump(struct server *, struct object *);
 void	lock_hold_lost(struct server *, struct object *, struct hold *);
 void	lock_describe(const struct object *, json_t *);

@@ -97,7 +97,7 @@ struct object {
  * What a primitive provides.  Handlers are listed by op; the hooks below
  * are called by the generic code.  A NULL hook means "nothing to do".
  */
-typedef int (*handler_fn)(struct request *);
+typedef enum hret (*handler_fn)(struct request *);
 
 struct verb {
 	int			 op;		/* enum psync_op */

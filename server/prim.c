@@ -11,7 +11,7 @@
 #include "server.h"
 #include "wait.h"
 
-int
+enum hret
 prim_acquire(struct request *rq, struct object *o, uint8_t mode,
     double timeout, const struct acquire *a)
 {

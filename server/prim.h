@@ -35,7 +35,7 @@ struct acquire {
  * (HR_ERROR); otherwise rq waits in o's FIFO, timeout seconds at most
  * (HR_PENDING).
  */
-int	prim_acquire(struct request *rq, struct object *o, uint8_t mode,
+enum hret	prim_acquire(struct request *rq, struct object *o, uint8_t mode,
 	    double timeout, const struct acquire *a);
 
 /* The plain not_acquired: {acquired: false} (the lock types'). */

@@ -24,7 +24,7 @@ quote(char *buf, size_t size, const char *s, size_t len)
 	return (buf);
 }
 
-int
+enum hret
 rq_fail(struct request *rq, enum psync_err err, const char *fmt, ...)
 {
 	va_list	ap;
@@ -159,7 +159,7 @@ rq_opt_string(struct request *rq, const char *key, const char **s,
  * jansson's (which names its own flags and says "end of file" for a
  * NUL byte).  jansson's "near '...'" context is kept where it helps.
  */
-static int
+static enum hret
 rq_fail_json(struct request *rq, const char *line, size_t len,
     const json_error_t *jerr)
 {
@@ -199,7 +199,7 @@ rq_fail_json(struct request *rq, const char *line, size_t len,
 }
 
 /* Decode the line into rq; on failure rq->err is set. */
-static int
+static enum hret
 request_decode(struct request *rq, const char *line, size_t len)
 {
 	json_error_t	 jerr;
@@ -246,7 +246,7 @@ request_line(struct conn *c, const char *line, size_t len)
 {
 	struct request	 rq;
 	struct object	*o;
-	int		 r;
+	enum hret	 r;
 
 	/* Field by field: the message buffer is written only on failure. */
 	rq.srv = c->srv;

@@ -20,10 +20,11 @@
 struct conn;
 struct server;
 
+/* What every handler, and every step a handler delegates to, returns. */
 enum hret {
-	HR_DONE,
-	HR_PENDING,
-	HR_ERROR
+	HR_DONE,		/* answered: rq->reply goes out */
+	HR_PENDING,		/* a struct wait answers it later */
+	HR_ERROR		/* rq_fail() said why: an error reply */
 };
 
 struct request {
@@ -42,7 +43,7 @@ struct request {
 void		 request_line(struct conn *c, const char *line, size_t len);
 
 /* Fail the request with err and a printf-style message; HR_ERROR. */
-int		 rq_fail(struct request *, enum psync_err err, const char *fmt,
+enum hret	 rq_fail(struct request *, enum psync_err err, const char *fmt,
 		    ...) __attribute__((format(printf, 3, 4)));
 
 /* The success reply {id, ok: true, ...} that the handler fills. */

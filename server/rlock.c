@@ -9,13 +9,13 @@
 #include "request.h"
 #include "wait.h"
 
-static int
+static enum hret
 rlock_acquire(struct request *rq)
 {
 	return (lock_acquire_op(rq, &rlock_type));
 }
 
-static int
+static enum hret
 rlock_release(struct request *rq)
 {
 	return (lock_release_op(rq, &rlock_type));

@@ -75,7 +75,7 @@ static const struct acquire rwlock_acquire_steps = {
 	.deadlock_checked = true,
 };
 
-static int
+static enum hret
 rwlock_acquire(struct request *rq)
 {
 	struct object	*o;
@@ -107,7 +107,7 @@ rwlock_acquire(struct request *rq)
 	return (prim_acquire(rq, o, mode, timeout, &rwlock_acquire_steps));
 }
 
-static int
+static enum hret
 rwlock_release(struct request *rq)
 {
 	struct object	*o;

@@ -162,7 +162,7 @@ static const struct acquire sem_acquire_steps = {
 	.deadlock_checked = false,
 };
 
-static int
+static enum hret
 sem_acquire(struct request *rq)
 {
 	struct object	*o;
@@ -173,7 +173,7 @@ sem_acquire(struct request *rq)
 	return (prim_acquire(rq, o, 0, timeout, &sem_acquire_steps));
 }
 
-static int
+static enum hret
 sem_release(struct request *rq)
 {
 	struct object	*o;
@@ -221,7 +221,7 @@ sem_release(struct request *rq)
 	return (HR_DONE);
 }
 
-static int
+static enum hret
 sem_value(struct request *rq)
 {
 	struct object	*o;
