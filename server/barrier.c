@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "object.h"
+#include "prim.h"
 #include "request.h"
 #include "server.h"
 #include "wait.h"
@@ -27,13 +28,38 @@ struct barrier {
 
 #define BARRIER(o)	((struct barrier *)(o))
 
+static bool
+barrier_match(const struct object *o, const void *arg)
+{
+	return (*(const json_int_t *)arg == BARRIER(o)->parties);
+}
+
+static void
+barrier_say(const struct object *o, const void *arg, char *buf,
+    size_t size)
+{
+	snprintf(buf, size, "%lld parties", o != NULL ?
+	    (long long)BARRIER(o)->parties : (long long)*(const json_int_t *)arg);
+}
+
+static void
+barrier_apply(struct object *o, const void *arg)
+{
+	BARRIER(o)->parties = (uint32_t)*(const json_int_t *)arg;
+}
+
+static const struct params barrier_params = {
+	.create_with = "\"parties\"",
+	.match = barrier_match,
+	.say = barrier_say,
+	.apply = barrier_apply,
+};
+
 static int
 barrier_get(struct request *rq, struct object **out)
 {
-	struct object	*o;
 	json_int_t	 parties;
 	bool		 has;
-	char		 q[96];
 
 	has = json_object_get(rq->json, "parties") != NULL;
 	if (rq_int(rq, "parties", false, 0, &parties) == -1)
@@ -41,26 +67,9 @@ barrier_get(struct request *rq, struct object **out)
 	if (has && (parties < 1 || parties > BARRIER_PARTIES_MAX))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'parties' "
 		    "must be from 1 to %d", BARRIER_PARTIES_MAX), -1);
-	if (object_get(rq, &barrier_type, false, &o) == -1)
+	if (prim_open(rq, &barrier_type, has, &parties, &barrier_params,
+	    out) != HR_DONE)
 		return (-1);
-	if (o != NULL) {
-		if (has && parties != BARRIER(o)->parties)
-			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH,
-			    "barrier '%s' exists with %u parties",
-			    QUOTE(q, o),
-			    BARRIER(o)->parties), -1);
-		*out = o;
-		return (0);
-	}
-	if (!has) {
-		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no barrier '%s' "
-		    "(give \"parties\" to create it)",
-		    rq_name_quoted(rq, q, sizeof(q))), -1);
-	}
-	if ((o = object_create(rq, &barrier_type)) == NULL)
-		return (-1);
-	BARRIER(o)->parties = (uint32_t)parties;
-	*out = o;
 	return (0);
 }
 

@@ -3,6 +3,8 @@
  */
 #include <sys/queue.h>
 
+#include <stdio.h>
+
 #include "conn.h"
 #include "deadlock.h"
 #include "object.h"
@@ -40,4 +42,35 @@ prim_not_acquired(const struct object *o, struct reply *r)
 {
 	(void)o;
 	reply_bool(r, "acquired", false);
+}
+
+enum hret
+prim_open(struct request *rq, const struct objtype *t, bool given,
+    const void *params, const struct params *p, struct object **out)
+{
+	struct object	*o;
+	char		 has[160], asked[160], q[96];
+
+	if (object_get(rq, t, false, &o) == -1)
+		return (HR_ERROR);
+	if (o != NULL) {
+		if (given && !p->match(o, params)) {
+			p->say(o, params, has, sizeof(has));
+			p->say(NULL, params, asked, sizeof(asked));
+			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH, "%s '%s' "
+			    "exists with %s; this request has %s", t->name,
+			    QUOTE(q, o), has, asked));
+		}
+		*out = o;
+		return (HR_DONE);
+	}
+	if (!given)
+		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no %s '%s' (give %s "
+		    "to create it)", t->name, rq_name_quoted(rq, q, sizeof(q)),
+		    p->create_with));
+	if ((o = object_create(rq, t)) == NULL)
+		return (HR_ERROR);
+	p->apply(o, params);
+	*out = o;
+	return (HR_DONE);
 }

@@ -9,9 +9,11 @@
 #define PSYNCD_PRIM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct object;
+struct objtype;
 struct reply;
 struct request;
 
@@ -37,6 +39,32 @@ struct acquire {
  */
 enum hret	prim_acquire(struct request *rq, struct object *o, uint8_t mode,
 	    double timeout, const struct acquire *a);
+
+/*
+ * A type made by its parameters (semaphore: value, bounded, owned;
+ * barrier: parties), read from the request by the type into its own
+ * struct, which prim_open passes back as params.
+ */
+struct params {
+	const char	*create_with;	/* what to give: "\"value\"" */
+	/* Does o have these parameters? */
+	bool	(*match)(const struct object *o, const void *params);
+	/* o's parameters, or the request's (o NULL), as text in buf. */
+	void	(*say)(const struct object *o, const void *params, char *buf,
+		    size_t size);
+	/* Set a new object's parameters. */
+	void	(*apply)(struct object *o, const void *params);
+};
+
+/*
+ * Open rq's object of type t: the existing one, whose parameters must
+ * match the request's if it gives any (param_mismatch), or a new one
+ * made with them (not_found without them).  given says whether the
+ * request carries parameters.  HR_DONE with *out set, or HR_ERROR.
+ */
+enum hret	prim_open(struct request *rq, const struct objtype *t,
+		    bool given, const void *params, const struct params *p,
+		    struct object **out);
 
 /* The plain not_acquired: {acquired: false} (the lock types'). */
 void	prim_not_acquired(const struct object *o, struct reply *r);

@@ -36,54 +36,74 @@ struct sem {
 
 #define SEM(o)	((struct sem *)(o))
 
+/* A semaphore's parameters, as a request gives them. */
+struct sem_params {
+	json_int_t	 value;
+	bool		 bounded, owned;
+};
+
+static bool
+sem_match(const struct object *o, const void *arg)
+{
+	const struct sem_params	*p = arg;
+
+	return (p->value == SEM(o)->initial && p->bounded == SEM(o)->bounded &&
+	    p->owned == SEM(o)->owned);
+}
+
+static void
+sem_say(const struct object *o, const void *arg, char *buf, size_t size)
+{
+	const struct sem_params	*p = arg;
+	struct sem_params	 has;
+
+	if (o != NULL) {
+		has.value = SEM(o)->initial;
+		has.bounded = SEM(o)->bounded;
+		has.owned = SEM(o)->owned;
+		p = &has;
+	}
+	snprintf(buf, size, "value %lld, bounded %s, owned %s",
+	    (long long)p->value, p->bounded ? "true" : "false",
+	    p->owned ? "true" : "false");
+}
+
+static void
+sem_apply(struct object *o, const void *arg)
+{
+	const struct sem_params	*p = arg;
+
+	SEM(o)->value = SEM(o)->initial = p->value;
+	SEM(o)->bounded = p->bounded;
+	SEM(o)->owned = p->owned;
+}
+
+static const struct params sem_params = {
+	.create_with = "\"value\"",
+	.match = sem_match,
+	.say = sem_say,
+	.apply = sem_apply,
+};
+
 /*
- * Resolve the semaphore of the request: compare or create from its
- * "value"/"bounded" parameters.  Returns 0, or -1 with rq failed.
+ * The request's semaphore, made from its "value", "bounded" and "owned"
+ * if need be, or checked against them.  Returns 0, or -1 with rq failed.
  */
 static int
 sem_get(struct request *rq, struct object **out)
 {
-	struct object	*o;
-	json_int_t	 value;
-	bool		 bounded, owned, has_value;
-	char		 q[96];
+	struct sem_params	p;
 
-	has_value = json_object_get(rq->json, "value") != NULL;
-	if (rq_int(rq, "value", false, 0, &value) == -1 ||
-	    rq_bool(rq, "bounded", false, &bounded) == -1 ||
-	    rq_bool(rq, "owned", true, &owned) == -1)
+	if (rq_int(rq, "value", false, 0, &p.value) == -1 ||
+	    rq_bool(rq, "bounded", false, &p.bounded) == -1 ||
+	    rq_bool(rq, "owned", true, &p.owned) == -1)
 		return (-1);
-	if (value < 0 || value > SEM_VALUE_MAX)
+	if (p.value < 0 || p.value > SEM_VALUE_MAX)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'value' "
 		    "must be from 0 to 2^53"), -1);
-	if (object_get(rq, &sem_type, false, &o) == -1)
+	if (prim_open(rq, &sem_type, json_object_get(rq->json, "value") !=
+	    NULL, &p, &sem_params, out) != HR_DONE)
 		return (-1);
-	if (o != NULL) {
-		if (has_value && (value != SEM(o)->initial ||
-		    bounded != SEM(o)->bounded || owned != SEM(o)->owned))
-			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH,
-			    "semaphore '%s' exists with value %lld, bounded "
-			    "%s, owned %s; this request has value %lld, "
-			    "bounded %s, owned %s", QUOTE(q, o),
-			    (long long)SEM(o)->initial,
-			    SEM(o)->bounded ? "true" : "false",
-			    SEM(o)->owned ? "true" : "false", (long long)value,
-			    bounded ? "true" : "false",
-			    owned ? "true" : "false"), -1);
-		*out = o;
-		return (0);
-	}
-	if (!has_value) {
-		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no semaphore '%s' "
-		    "(give \"value\" to create it)",
-		    rq_name_quoted(rq, q, sizeof(q))), -1);
-	}
-	if ((o = object_create(rq, &sem_type)) == NULL)
-		return (-1);
-	SEM(o)->value = SEM(o)->initial = value;
-	SEM(o)->bounded = bounded;
-	SEM(o)->owned = owned;
-	*out = o;
 	return (0);
 }
 
