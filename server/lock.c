@@ -104,16 +104,11 @@ lock_release_op(struct request *rq, const struct objtype *t)
 {
 	struct object	*o;
 	struct lock	*l;
-	char		 q[96];
 
 	if (object_get(rq, t, false, &o) == -1)
 		return (HR_ERROR);
-	if (o == NULL || LOCK(o)->hold.conn != rq->conn) {
-		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER,
-		    "session %llu does not hold %s '%s'",
-		    (unsigned long long)rq->conn->session, t->name,
-		    rq_name_quoted(rq, q, sizeof(q))));
-	}
+	if (o == NULL || LOCK(o)->hold.conn != rq->conn)
+		return (prim_not_owner(rq, t));
 	l = LOCK(o);
 	/* Settling hands a freed lock to the next waiter, if any. */
 	if (--l->hold.count == 0)

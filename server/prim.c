@@ -74,3 +74,13 @@ prim_open(struct request *rq, const struct objtype *t, bool given,
 	*out = o;
 	return (HR_DONE);
 }
+
+enum hret
+prim_not_owner(struct request *rq, const struct objtype *t)
+{
+	char	q[96];
+
+	return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does not hold "
+	    "%s '%s'", (unsigned long long)rq->conn->session, t->name,
+	    rq_name_quoted(rq, q, sizeof(q))));
+}

@@ -66,6 +66,9 @@ enum hret	prim_open(struct request *rq, const struct objtype *t,
 		    bool given, const void *params, const struct params *p,
 		    struct object **out);
 
+/* Fail rq: its session does not hold its object, of type t. */
+enum hret	prim_not_owner(struct request *rq, const struct objtype *t);
+
 /* The plain not_acquired: {acquired: false} (the lock types'). */
 void	prim_not_acquired(const struct object *o, struct reply *r);
 

@@ -112,16 +112,11 @@ rwlock_release(struct request *rq)
 {
 	struct object	*o;
 	struct hold	*h = NULL;
-	char		 q[96];
 
 	if (object_get(rq, &rwlock_type, false, &o) == -1)
 		return (HR_ERROR);
-	if (o == NULL || (h = hold_find(o, rq->conn)) == NULL) {
-		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER,
-		    "session %llu does not hold rwlock '%s'",
-		    (unsigned long long)rq->conn->session,
-		    rq_name_quoted(rq, q, sizeof(q))));
-	}
+	if (o == NULL || (h = hold_find(o, rq->conn)) == NULL)
+		return (prim_not_owner(rq, &rwlock_type));
 	hold_unlink(rq->srv, h);
 	free(h);
 	return (HR_DONE);
