@@ -448,8 +448,12 @@ read_line(psync_t *h, double timeout, bool intr, const char **line,
 		deadline = (double)now.tv_sec + now.tv_nsec / 1e9 + timeout;
 	}
 	for (;;) {
-		/* The daemon's framing, from proto/, on the replies too. */
-		switch (psync_frame_next(h->buf + h->off, h->len - h->off,
+		/*
+		 * The daemon's framing, from proto/, on the replies too
+		 * (nothing unread: no buffer yet, maybe, so not even a look).
+		 */
+		switch (h->len == h->off ? PSYNC_FRAME_PARTIAL :
+		    psync_frame_next(h->buf + h->off, h->len - h->off,
 		    REPLY_MAX, false, &fl)) {
 		case PSYNC_FRAME_LINE:
 			*line = fl.start;
