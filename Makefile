@@ -133,6 +133,11 @@ $(BUILD)/bench/echo-server: tests/bench/echo-server.c
 # Fuzzing (tests/fuzz): libFuzzer builds with clang, and plain replay
 # drivers that make check runs over the corpus.
 
+# Built by a pattern chain, the fuzz objects would be deleted as
+# intermediates, and every make would build and link the replays again.
+.SECONDARY: $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%.o) \
+	$(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzz_common.o
+
 $(BUILD)/fuzz/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
