@@ -220,7 +220,11 @@ holder_death_hands_on(enum via via)
 	ck_assert_int_eq(kill(rep.worker, 0), 0);
 	printf("fork: %s holder killed, its forked worker alive: the waiter "
 	    "had the lock %.1f ms later\n", names[via], dt * 1e3);
-	ck_assert_msg(dt < test_bound(0.1), "granted %.3f s after the kill",
+	/*
+	 * Under a ms here; 1 s is generous, and without the pid watch the
+	 * worker's copy of the socket would keep the lock forever.
+	 */
+	ck_assert_msg(dt < test_bound(1), "granted %.3f s after the kill",
 	    dt);
 	ck_assert_int_eq(kill(rep.worker, SIGKILL), 0);
 	tc_close(t);

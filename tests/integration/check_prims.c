@@ -322,7 +322,8 @@ START_TEST(test_barrier_party_killed_breaks_it)
 	r = tc_reply(t);
 	printf("prims: a barrier party's kill -9 broke it after %.1f ms\n",
 	    (now_s() - t0) * 1e3);
-	ck_assert_msg(now_s() - t0 < test_bound(0.1), "broken after %.3f s",
+	/* Under a ms here; 1 s is generous and still not a deadline's. */
+	ck_assert_msg(now_s() - t0 < test_bound(1), "broken after %.3f s",
 	    now_s() - t0);
 	ck_err(r, "broken");
 	ck_assert_int_eq(j_int(r, "id"), 1);
