@@ -362,45 +362,23 @@ send_all(psync_t *h, const char *buf, size_t len)
 	return (PSYNC_OK);
 }
 
-/* Dump req as one line and send it. */
-static int
-send_json(psync_t *h, json_t *req)
-{
-	char	 small[512], *p = small;
-	size_t	 n;
-	int	 rc;
-
-	n = json_dumpb(req, small, sizeof(small) - 1, JSON_COMPACT);
-	if (n == 0)
-		return (psync__fail(h, PSYNC_EINVAL, "request cannot be encoded "
-		    "(invalid UTF-8?)"));
-	if (n >= sizeof(small) - 1) {
-		if ((p = malloc(n + 1)) == NULL)
-			return (psync__fail(h, PSYNC_ENOMEM, "out of memory"));
-		json_dumpb(req, p, n, JSON_COMPACT);
-	}
-	p[n] = '\n';
-	rc = send_all(h, p, n + 1);
-	if (p != small)
-		free(p);
-	return (rc);
-}
-
 static size_t	id_head(char *, uint64_t, bool);
 
 /*
- * Send req as one line with "id": id first, written as text in front of
- * jansson's dump of the rest: no json_t for the id, no snprintf.
+ * Send req as one line.  With an id (not 0) it goes first, written as
+ * text in front of jansson's dump of the rest: no json_t for the id, no
+ * snprintf.
  */
 static int
-send_json_with_id(psync_t *h, json_t *req, uint64_t id)
+send_json(psync_t *h, json_t *req, uint64_t id)
 {
 	char	 small[512], *p = small;
-	size_t	 at, n, room;
+	size_t	 at = 0, n, room;
 	int	 rc;
 
 	/* '{"id":N,' then the dump of req from its "{", over the comma. */
-	at = id_head(small, id, true) - 1;
+	if (id != 0)
+		at = id_head(small, id, true) - 1;
 	room = sizeof(small) - at - 1;		/* and one byte for "\n" */
 	if ((n = json_dumpb(req, small + at, room, JSON_COMPACT)) == 0)
 		return (psync__fail(h, PSYNC_EINVAL, "request cannot be encoded "
@@ -408,14 +386,16 @@ send_json_with_id(psync_t *h, json_t *req, uint64_t id)
 	if (n > room) {
 		if ((p = malloc(at + n + 1)) == NULL)
 			return (psync__fail(h, PSYNC_ENOMEM, "out of memory"));
-		id_head(p, id, true);
+		if (id != 0)
+			id_head(p, id, true);
 		json_dumpb(req, p + at, n, JSON_COMPACT);
 	}
-	if (n == 2) {				/* {}: just {"id":N} */
+	if (id != 0 && n == 2) {		/* {}: just {"id":N} */
 		p[at] = '}';
 		n = at + 1;
 	} else {
-		p[at] = ',';
+		if (id != 0)
+			p[at] = ',';
 		n += at;
 	}
 	p[n] = '\n';
@@ -587,7 +567,7 @@ await_reply(psync_t *h, uint64_t id, json_t **reply)
 			    "target", (json_int_t)id);
 			if (cancel == NULL)
 				return (psync__fail(h, PSYNC_ENOMEM, "out of memory"));
-			rc = send_json(h, cancel);
+			rc = send_json(h, cancel, 0);
 			json_decref(cancel);
 			if (rc != PSYNC_OK)
 				return (rc);
@@ -668,7 +648,7 @@ psync__call(psync_t *h, json_t *req, json_t **reply)
 		return (rc);
 	}
 	id = ++h->next_id;
-	rc = send_json_with_id(h, req, id);
+	rc = send_json(h, req, id);
 	json_decref(req);
 	/*
 	 * A send the daemon cut short (EPIPE) still has its last words to
@@ -855,7 +835,7 @@ psync_cancel(psync_t *h, uint64_t id)
 	req = json_pack("{s:s,s:I}", "op", "cancel", "target", (json_int_t)id);
 	if (req == NULL)
 		return (psync__fail(h, PSYNC_ENOMEM, "out of memory"));
-	rc = send_json(h, req);
+	rc = send_json(h, req, 0);
 	json_decref(req);
 	return (rc);
 }
