@@ -109,6 +109,40 @@ class TestLocks(unittest.TestCase):
         self.assertTrue(lock.acquire(True, 10))
         lock.release()
 
+    def test_interrupted_acquire_keeps_the_session(self) -> None:
+        # Ctrl-C in a blocked acquire cancels that acquire only: what
+        # the thread already held stays held, on the same connection.
+        mine, theirs = psync.Lock(), psync.Lock()
+        self.assertTrue(mine.acquire())
+        ready = mp.Event()
+        p = mp.Process(target=_hold_and_wait, args=(theirs, ready))
+        p.start()
+        try:
+            self.assertTrue(ready.wait(20))
+
+            def interrupt(*_: object) -> None:
+                raise KeyboardInterrupt
+
+            old = signal.signal(signal.SIGALRM, interrupt)
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            try:
+                with self.assertRaises(KeyboardInterrupt):
+                    theirs.acquire()    # blocks: p holds it
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+            held = psync_test_daemon.request({"op": "info",
+                                              "name": mine.name})
+            self.assertEqual(len(held["holders"]), 1)
+            waits = psync_test_daemon.request({"op": "info",
+                                               "name": theirs.name})
+            self.assertEqual(waits["waiters"], [])
+            self.assertTrue(mine._is_mine())
+            mine.release()
+        finally:
+            p.kill()
+            p.join()
+
     def test_fork_while_another_thread_holds(self) -> None:
         lock = psync.Lock()
         held, go = threading.Event(), threading.Event()

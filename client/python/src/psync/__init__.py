@@ -162,13 +162,15 @@ class _Client:
                         break
                     self.cond.wait()
                 self.reading = True
-            raw = b""
+            raw: Optional[bytes] = None
             try:
                 raw = self._readline()
             finally:
+                # Interrupted (raw None), nothing was read and the
+                # connection is as good as before: the caller cancels.
                 with self.cond:
                     self.reading = False
-                    r = self._deliver(raw, rid)
+                    r = self._deliver(raw, rid) if raw is not None else None
                     self.cond.notify_all()
             if r is not None:
                 return r
