@@ -6,10 +6,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn.h"
+#include "dispatch.h"
+#include "model.h"
 #include "object.h"
 #include "request.h"
-#include "server.h"
+#include "session.h"
 #include "version.h"
 #include "wait.h"
 #include "xmalloc.h"
@@ -54,66 +55,55 @@ admin_hello(struct request *rq)
 			    "'lifetime' must be \"process\" or "
 			    "\"connection\""));
 	}
-	if (watch != -1 && conn_watch_pid(rq->conn, watch == 1) == -1)
+	if (watch != -1 && rq->sess->ops->set_lifetime(rq->sess,
+	    watch == 1) == -1)
 		return (rq_fail(rq, PSYNC_ERR_LIMIT, "cannot watch the "
-		    "connecting process (pid %ld): %s", (long)rq->conn->pid,
+		    "connecting process (pid %ld): %s", (long)rq->sess->pid,
 		    strerror(errno)));
-	if (name != NULL) {
-		free(rq->conn->client);
-		rq->conn->client = xstrndup(name, len);
-	}
+	if (name != NULL)
+		session_set_client(rq->sess, name, len);
 	r = reply_members(rq_reply(rq));
 	json_object_set_new(r, "lifetime", json_string(
-	    pidwatch_attached(&rq->conn->watch) ? "process" : "connection"));
+	    rq->sess->ops->process_lifetime(rq->sess) ? "process" :
+	    "connection"));
 	json_object_set_new(r, "server", json_string("psyncd"));
 	json_object_set_new(r, "version", json_string(PSYNCD_VERSION));
 	json_object_set_new(r, "protocol", json_integer(PSYNC_PROTOCOL_VERSION));
 	json_object_set_new(r, "session",
-	    json_integer((json_int_t)rq->conn->session));
+	    json_integer((json_int_t)rq->sess->id));
 	return (HR_DONE);
 }
 
+/*
+ * {version, uptime, connections, objects, types, ops, input_buffered,
+ * limits}: the model's part here, the transport's (connections,
+ * input_buffered, its limits) from its owner.
+ */
 static enum hret
 admin_stat(struct request *rq)
 {
-	struct server	*srv = rq->srv;
-	struct timespec	 now;
+	struct model	*m = rq->model;
 	json_t		*r, *types, *limits;
 	int		 k;
 
-	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
-		now = srv->started;
 	r = reply_members(rq_reply(rq));
 	json_object_set_new(r, "version", json_string(PSYNCD_VERSION));
-	json_object_set_new(r, "uptime", json_real(
-	    (double)(now.tv_sec - srv->started.tv_sec) +
-	    (double)(now.tv_nsec - srv->started.tv_nsec) / 1e9));
-	json_object_set_new(r, "connections", json_integer(srv->nconns));
 	json_object_set_new(r, "objects",
-	    json_integer((json_int_t)srv->objects.count));
+	    json_integer((json_int_t)m->objects.count));
 	types = json_object();
 	for (k = 0; k < OBJ__COUNT; k++)
 		json_object_set_new(types, objtypes[k]->name, json_integer(
-		    (json_int_t)srv->objects.per_kind[k]));
+		    (json_int_t)m->per_kind[k]));
 	json_object_set_new(r, "types", types);
-	json_object_set_new(r, "ops", json_integer((json_int_t)srv->ops));
-	/* What unfinished lines hold of --max-input-total now. */
-	json_object_set_new(r, "input_buffered",
-	    json_integer((json_int_t)srv->input_total));
+	json_object_set_new(r, "ops", json_integer((json_int_t)m->ops));
 	limits = json_object();
-	json_object_set_new(limits, "max_connections",
-	    json_integer(srv->cfg.max_connections));
 	json_object_set_new(limits, "max_objects",
-	    json_integer((json_int_t)srv->cfg.max_objects));
-	json_object_set_new(limits, "max_line",
-	    json_integer((json_int_t)srv->cfg.max_line));
+	    json_integer((json_int_t)m->max_objects));
 	json_object_set_new(limits, "max_pending",
-	    json_integer(srv->cfg.max_pending));
-	json_object_set_new(limits, "max_output",
-	    json_integer((json_int_t)srv->cfg.max_output));
-	json_object_set_new(limits, "max_input_total",
-	    json_integer((json_int_t)srv->cfg.max_input_total));
+	    json_integer(m->max_pending));
 	json_object_set_new(r, "limits", limits);
+	if (m->describe_owner != NULL)
+		m->describe_owner(m, r);
 	return (HR_DONE);
 }
 
@@ -134,6 +124,7 @@ object_cmp(const void *a, const void *b)
 static enum hret
 admin_list(struct request *rq)
 {
+	struct objtab_link *l;
 	struct object	*o, **v;
 	const char	*prefix;
 	size_t		 plen, n = 0, i;
@@ -142,9 +133,10 @@ admin_list(struct request *rq)
 	if (rq_opt_string(rq, "prefix", &prefix, &plen) == -1)
 		return (HR_ERROR);
 	/* Sorted by name, so that the output is stable. */
-	v = xcalloc(rq->srv->objects.count, sizeof(*v));
-	for (o = objtab_first(&rq->srv->objects); o != NULL;
-	    o = objtab_next(o)) {
+	v = xcalloc(rq->model->objects.count, sizeof(*v));
+	for (l = objtab_first(&rq->model->objects); l != NULL;
+	    l = objtab_next(l)) {
+		o = object_of(l);
 		if (prefix == NULL || (o->namelen >= plen &&
 		    memcmp(object_name(o), prefix, plen) == 0))
 			v[n++] = o;
@@ -152,7 +144,7 @@ admin_list(struct request *rq)
 	qsort(v, n, sizeof(*v), object_cmp);
 	list = json_array();
 	for (i = 0; i < n; i++)
-		json_array_append_new(list, object_describe(rq->srv, v[i],
+		json_array_append_new(list, object_describe(rq->model, v[i],
 		    false));
 	free(v);
 	json_object_set_new(reply_members(rq_reply(rq)), "objects", list);
@@ -165,20 +157,20 @@ admin_list(struct request *rq)
  * the condition it waits on.
  */
 static void
-describe_pinning_waits(struct server *srv, const struct object *o,
+describe_pinning_waits(struct model *m, const struct object *o,
     json_t *waiters)
 {
-	struct conn	*c;
+	struct session	*s;
 	struct wait	*w;
 	json_t		*e;
 
-	TAILQ_FOREACH(c, &srv->conns, entry) {
-		TAILQ_FOREACH(w, &c->waits, conn_entry) {
+	TAILQ_FOREACH(s, &m->sessions, entry) {
+		TAILQ_FOREACH(w, &s->waits, sess_entry) {
 			if (w->lock != o || w->obj == o)
 				continue;
-			e = conn_describe(c);
+			e = session_describe(s);
 			json_object_set_new(e, "waiting_for",
-			    json_real(server_age(srv, w->since)));
+			    json_real(model_age(m, w->since)));
 			json_object_set_new(e, "condition", json_stringn(
 			    object_name(w->obj), w->obj->namelen));
 			json_array_append_new(waiters, e);
@@ -197,12 +189,12 @@ admin_info(struct request *rq)
 
 	if (rq_name(rq, "name", &name, &len) == -1)
 		return (HR_ERROR);
-	if ((o = object_find(rq->srv, name, len)) == NULL)
+	if ((o = object_find(rq->model, name, len)) == NULL)
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object '%s'",
 		    quote(q, sizeof(q), name, len)));
-	d = object_describe(rq->srv, o, true);
+	d = object_describe(rq->model, o, true);
 	if (o->pins > 0)
-		describe_pinning_waits(rq->srv, o,
+		describe_pinning_waits(rq->model, o,
 		    json_object_get(d, "waiters"));
 	json_object_update(reply_members(rq_reply(rq)), d);
 	json_decref(d);
@@ -221,7 +213,7 @@ admin_delete(struct request *rq)
 	if (rq_name(rq, "name", &name, &len) == -1 ||
 	    rq_bool(rq, "force", false, &force) == -1)
 		return (HR_ERROR);
-	if ((o = object_find(rq->srv, name, len)) == NULL)
+	if ((o = object_find(rq->model, name, len)) == NULL)
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object '%s'",
 		    quote(q, sizeof(q), name, len)));
 	if (!force && (o->nholders > 0 || o->nwaiters > 0 || o->pins > 0))
@@ -230,7 +222,7 @@ admin_delete(struct request *rq)
 		    quote(q, sizeof(q), name, len), o->nholders,
 		    o->nholders == 1 ? "" : "s", o->nwaiters + o->pins,
 		    o->nwaiters + o->pins == 1 ? "" : "s"));
-	object_delete(rq->srv, o);
+	object_delete(rq->model, o);
 	return (HR_DONE);
 }
 
@@ -248,12 +240,12 @@ admin_cancel(struct request *rq)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
 		    "field 'target' must be a string or an integer"));
 	/* The oldest pending request with that id. */
-	TAILQ_FOREACH(w, &rq->conn->waits, conn_entry) {
+	TAILQ_FOREACH(w, &rq->sess->waits, sess_entry) {
 		if (wait_id_equal(w->id, target))
 			break;
 	}
 	if (w != NULL)
-		wait_end(rq->srv, w, WAIT_CANCELLED);
+		wait_end(rq->model, w, WAIT_CANCELLED);
 	reply_bool(rq_reply(rq), "cancelled", w != NULL);
 	return (HR_DONE);
 }

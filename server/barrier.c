@@ -10,11 +10,11 @@
  */
 #include <stdio.h>
 
-#include "conn.h"
+#include "session.h"
 #include "object.h"
 #include "prim.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 #include "wait.h"
 
 #define BARRIER_PARTIES_MAX	1000000
@@ -79,7 +79,7 @@ barrier_get(struct request *rq, struct object **out)
  * wait until a reset, each told why.
  */
 static void
-barrier_break(struct server *srv, struct object *o, struct wait *skip,
+barrier_break(struct model *m, struct object *o, struct wait *skip,
     const char *why)
 {
 	struct wait	*w, *next;
@@ -92,20 +92,20 @@ barrier_break(struct server *srv, struct object *o, struct wait *skip,
 	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, obj_entry);
 		if (w != skip)
-			wait_fail(srv, w, PSYNC_ERR_BROKEN, msg);
+			wait_fail(m, w, PSYNC_ERR_BROKEN, msg);
 	}
 }
 
 /* Break o because of c's doing: why is what c did. */
 static void
-barrier_break_by(struct server *srv, struct object *o, struct wait *skip,
-    const struct conn *c, const char *did)
+barrier_break_by(struct model *m, struct object *o, struct wait *skip,
+    const struct session *c, const char *did)
 {
 	char	who[48], why[96];
 
-	snprintf(why, sizeof(why), "%s %s", conn_who(c, who, sizeof(who)),
+	snprintf(why, sizeof(why), "%s %s", session_who(c, who, sizeof(who)),
 	    did);
-	barrier_break(srv, o, skip, why);
+	barrier_break(m, o, skip, why);
 }
 
 static enum hret
@@ -129,7 +129,7 @@ barrier_wait(struct request *rq)
 		while ((w = TAILQ_FIRST(&o->waiters)) != NULL) {
 			wait_reply_init(w, &r);
 			reply_int(&r, "index", index++);
-			wait_complete(rq->srv, w, &r);
+			wait_complete(rq->model, w, &r);
 		}
 		reply_int(rq_reply(rq), "index",
 		    BARRIER(o)->parties - 1);
@@ -141,7 +141,7 @@ barrier_wait(struct request *rq)
 		rq_fail(rq, PSYNC_ERR_BROKEN, "timed out: %u of %u parties "
 		    "were waiting; barrier '%s' is now broken", o->nwaiters,
 		    BARRIER(o)->parties, QUOTE(q, o));
-		barrier_break_by(rq->srv, o, NULL, rq->conn,
+		barrier_break_by(rq->model, o, NULL, rq->sess,
 		    "tried with timeout 0 and did not wait");
 		return (HR_ERROR);
 	}
@@ -158,7 +158,7 @@ barrier_abort(struct request *rq)
 
 	if (barrier_get(rq, &o) == -1)
 		return (HR_ERROR);
-	barrier_break_by(rq->srv, o, NULL, rq->conn, "aborted it");
+	barrier_break_by(rq->model, o, NULL, rq->sess, "aborted it");
 	return (HR_DONE);
 }
 
@@ -169,7 +169,7 @@ barrier_reset(struct request *rq)
 
 	if (barrier_get(rq, &o) == -1)
 		return (HR_ERROR);
-	barrier_break_by(rq->srv, o, NULL, rq->conn, "reset it");
+	barrier_break_by(rq->model, o, NULL, rq->sess, "reset it");
 	BARRIER(o)->broken = false;
 	return (HR_DONE);
 }
@@ -194,7 +194,7 @@ barrier_info(struct request *rq)
 }
 
 static void
-barrier_timed_out(struct server *srv, struct wait *w)
+barrier_timed_out(struct model *m, struct wait *w)
 {
 	struct object	*o = w->obj;
 	char		 msg[256], q[96];
@@ -202,16 +202,16 @@ barrier_timed_out(struct server *srv, struct wait *w)
 	snprintf(msg, sizeof(msg), "timed out: %u of %u parties were "
 	    "waiting; barrier '%s' is now broken", o->nwaiters,
 	    BARRIER(o)->parties, QUOTE(q, o));
-	barrier_break_by(srv, o, w, w->conn, "timed out waiting");
-	wait_fail(srv, w, PSYNC_ERR_BROKEN, msg);
+	barrier_break_by(m, o, w, w->sess, "timed out waiting");
+	wait_fail(m, w, PSYNC_ERR_BROKEN, msg);
 }
 
 /* A party's death breaks the barrier; a cancel only withdraws it. */
 static void
-barrier_wait_left(struct server *srv, struct wait *w, int why)
+barrier_wait_left(struct model *m, struct wait *w, enum wait_end why)
 {
-	if (why == WAIT_CONN_LOST)
-		barrier_break_by(srv, w->obj, w, w->conn,
+	if (why == WAIT_SESSION_LOST)
+		barrier_break_by(m, w->obj, w, w->sess,
 		    "left: its connection closed or its process exited");
 }
 

@@ -10,10 +10,10 @@
  * reply {notified, token} go out.  The timeout bounds only the wait for a
  * notify, never the re-acquisition.
  */
-#include "conn.h"
+#include "session.h"
 #include "object.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 #include "wait.h"
 
 struct cond {
@@ -49,16 +49,16 @@ cond_wait(struct request *rq)
 	    rq_name(rq, "lock", &lname, &llen) == -1 ||
 	    object_get(rq, &cond_type, false, &co) == -1)
 		return (HR_ERROR);
-	lo = object_find(rq->srv, lname, llen);
+	lo = object_find(rq->model, lname, llen);
 	if (lo != NULL && !is_lock(lo))
 		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is %s %s; "
 		    "cond.wait needs a lock or an rlock",
 		    quote(q, sizeof(q), lname, llen), lo->type->article,
 		    lo->type->name));
 	if (lo == NULL || (h = TAILQ_FIRST(&lo->holders)) == NULL ||
-	    h->conn != rq->conn)
+	    h->sess != rq->sess)
 		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does "
-		    "not hold '%s'", (unsigned long long)rq->conn->session,
+		    "not hold '%s'", (unsigned long long)rq->sess->id,
 		    quote(q, sizeof(q), lname, llen)));
 	if (object_check_pending(rq, &cond_type) == -1)
 		return (HR_ERROR);
@@ -68,13 +68,13 @@ cond_wait(struct request *rq)
 	w->count = h->count;
 	w->lock = lo;
 	lo->pins++;
-	hold_unlink(rq->srv, h);	/* settling hands it on */
+	hold_unlink(rq->model, h);	/* settling hands it on */
 	return (HR_PENDING);
 }
 
 /* Move w from the condition to its lock's queue. */
 static void
-cond_wake(struct server *srv, struct wait *w, bool notified)
+cond_wake(struct model *m, struct wait *w, bool notified)
 {
 	struct object	*lo = w->lock;
 
@@ -83,7 +83,7 @@ cond_wake(struct server *srv, struct wait *w, bool notified)
 	w->lock = NULL;
 	lo->pins--;
 	w->regranted = cond_regranted;
-	wait_move(srv, w, lo);
+	wait_move(m, w, lo);
 }
 
 static enum hret
@@ -97,7 +97,7 @@ cond_notify_n(struct request *rq, json_int_t n)
 		return (HR_ERROR);
 	while (co != NULL && woken < n &&
 	    (w = TAILQ_FIRST(&co->waiters)) != NULL) {
-		cond_wake(rq->srv, w, true);
+		cond_wake(rq->model, w, true);
 		woken++;
 	}
 	reply_int(rq_reply(rq), "woken", woken);
@@ -124,19 +124,19 @@ cond_notify_all(struct request *rq)
 }
 
 static void
-cond_timed_out(struct server *srv, struct wait *w)
+cond_timed_out(struct model *m, struct wait *w)
 {
-	cond_wake(srv, w, false);
+	cond_wake(m, w, false);
 }
 
 /* A wait leaving the condition's queue unpins its lock. */
 static void
-cond_wait_left(struct server *srv, struct wait *w, int why)
+cond_wait_left(struct model *m, struct wait *w, enum wait_end why)
 {
 	(void)why;
 	if (w->lock != NULL) {
 		w->lock->pins--;
-		object_touch(srv, w->lock);
+		object_touch(m, w->lock);
 		w->lock = NULL;
 	}
 }

@@ -13,8 +13,9 @@
  * replies are encoded straight into the output buffer and written at the
  * end of the loop turn; a client that lets more than --max-output pile up
  * is cut off.
- * Death: conn_lost() drops the connection's waits, then its holds, in one
- * pass, and the freed objects are handed on before the event ends.
+ * Death: conn_lost() ends the session (session_lost: its waits, then its
+ * holds, in one pass; the freed objects are handed on before the event
+ * ends), then the socket.
  */
 #include <sys/socket.h>
 
@@ -29,16 +30,34 @@
 #include <event2/event.h>
 
 #include "conn.h"
-#include "object.h"
-#include "request.h"
+#include "dispatch.h"
 #include "server.h"
-#include "wait.h"
+#include "session.h"
 #include "xmalloc.h"
 
 static void	conn_readable_cb(evutil_socket_t, short, void *);
 static void	conn_writable_cb(evutil_socket_t, short, void *);
 static void	conn_free(struct conn *);
 static void	conn_schedule_flush(struct conn *, bool);
+static void	conn_send_reply(struct session *, const struct reply *, bool);
+static void	conn_send_error(struct conn *, enum psync_err, const char *);
+static int	conn_set_lifetime(struct session *, bool);
+static bool	conn_process_lifetime(const struct session *);
+
+/* How the model reaches a connection's client. */
+static const struct session_ops conn_session_ops = {
+	.send = conn_send_reply,
+	.set_lifetime = conn_set_lifetime,
+	.process_lifetime = conn_process_lifetime,
+};
+
+/* The connection that owns session s. */
+static struct conn *
+conn_of(const struct session *s)
+{
+	return ((struct conn *)(void *)((char *)s -
+	    offsetof(struct conn, sess)));
+}
 
 /* The most one read takes: a few pipelined requests' worth. */
 #define CONN_READ_MAX		16384
@@ -59,7 +78,7 @@ conn_accept(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 		snprintf(msg, sizeof(msg), "cannot watch the connecting "
 		    "process (pid %ld): %s", (long)pid, strerror(errno));
 		log_limited(&srv->cutoffs, LOG_LEVEL_WARN, "session %llu: %s; "
-		    "refusing it", (unsigned long long)c->session, msg);
+		    "refusing it", (unsigned long long)c->sess.id, msg);
 		conn_send_error(c, PSYNC_ERR_LIMIT, msg);
 		conn_lost(c, true);
 		return (NULL);
@@ -79,7 +98,7 @@ conn_end_input(struct conn *c)
 	 */
 	if (shutdown(c->fd, SHUT_RD) == -1) {
 		log_debug("session %llu: shutdown: %s",
-		    (unsigned long long)c->session, strerror(errno));
+		    (unsigned long long)c->sess.id, strerror(errno));
 		conn_doom(c);
 		return;
 	}
@@ -97,9 +116,11 @@ conn_watch_pid(struct conn *c, bool on)
 	}
 	if (pidwatch_attached(&c->watch))
 		return (0);
-	if ((r = pidwatch_attach(&c->srv->pids, &c->watch, c->pid)) == 1) {
+	if ((r = pidwatch_attach(&c->srv->pids, &c->watch, c->sess.pid)) ==
+	    1) {
 		log_debug("session %llu: pid %ld exited before it was "
-		    "accepted", (unsigned long long)c->session, (long)c->pid);
+		    "accepted", (unsigned long long)c->sess.id,
+		    (long)c->sess.pid);
 		conn_end_input(c);
 		r = 0;
 	}
@@ -113,7 +134,7 @@ conn_pid_exited(struct pidwatch_member *m)
 			    offsetof(struct conn, watch));
 
 	log_debug("session %llu: its process (pid %ld) exited; ending it",
-	    (unsigned long long)c->session, (long)c->pid);
+	    (unsigned long long)c->sess.id, (long)c->sess.pid);
 	conn_end_input(c);
 }
 
@@ -125,13 +146,6 @@ conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 	c = xcalloc(1, sizeof(*c));
 	c->srv = srv;
 	c->fd = fd;
-	c->session = ++srv->next_session;
-	c->pid = pid;
-	c->uid = uid;
-	c->gid = gid;
-	TAILQ_INIT(&c->waits);
-	TAILQ_INIT(&c->holds);
-	TAILQ_INIT(&c->temps);
 	if ((c->in = evbuffer_new()) == NULL ||
 	    (c->out = evbuffer_new()) == NULL ||
 	    event_assign(&c->rev, srv->base, fd, EV_READ | EV_PERSIST,
@@ -149,32 +163,42 @@ conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 		free(c);
 		return (NULL);
 	}
+	session_open(&srv->model, &c->sess, &conn_session_ops, pid, uid, gid);
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
 	log_debug("session %llu opened: pid %ld uid %lu",
-	    (unsigned long long)c->session, (long)pid, (unsigned long)uid);
+	    (unsigned long long)c->sess.id, (long)pid, (unsigned long)uid);
 	return (c);
 }
 
-void
-conn_send(struct conn *c, const struct reply *reply)
+static int
+conn_set_lifetime(struct session *s, bool process)
 {
-	conn_send_reply(c, reply, false);
+	return (conn_watch_pid(conn_of(s), process));
 }
 
-void
+static bool
+conn_process_lifetime(const struct session *s)
+{
+	return (pidwatch_attached(&conn_of(s)->watch));
+}
+
+/* Queue {ok: false, error: err, message: msg} with no id. */
+static void
 conn_send_error(struct conn *c, enum psync_err err, const char *msg)
 {
 	struct reply	r;
 
 	reply_init(&r, NULL);
 	reply_set_error(&r, err, msg);
-	conn_send(c, &r);
+	conn_send_reply(&c->sess, &r, false);
 }
 
-void
-conn_send_reply(struct conn *c, const struct reply *reply, bool first)
+/* Queue reply as one line; doom a connection over its cap. */
+static void
+conn_send_reply(struct session *s, const struct reply *reply, bool first)
 {
+	struct conn		*c = conn_of(s);
 	struct evbuffer		*out;
 	struct evbuffer_iovec	 vec;
 	size_t			 need, space = 256;
@@ -189,7 +213,7 @@ conn_send_reply(struct conn *c, const struct reply *reply, bool first)
 	if (evbuffer_get_length(out) > c->srv->cfg.max_output) {
 		log_limited(&c->srv->cutoffs, LOG_LEVEL_WARN, "session %llu: "
 		    "over %zu bytes of unread replies; closing it",
-		    (unsigned long long)c->session, c->srv->cfg.max_output);
+		    (unsigned long long)c->sess.id, c->srv->cfg.max_output);
 		conn_doom(c);
 		return;
 	}
@@ -212,7 +236,7 @@ conn_send_reply(struct conn *c, const struct reply *reply, bool first)
 	}
 fail:
 	log_error("conn_send: session %llu: cannot queue a reply",
-	    (unsigned long long)c->session);
+	    (unsigned long long)c->sess.id);
 	conn_doom(c);
 }
 
@@ -263,7 +287,7 @@ conn_write(struct conn *c)
 	n = evbuffer_write(c->out, c->fd);
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
 		log_debug("session %llu: write: %s",
-		    (unsigned long long)c->session, strerror(errno));
+		    (unsigned long long)c->sess.id, strerror(errno));
 		return (-1);
 	}
 	return (0);
@@ -379,14 +403,15 @@ conn_process_input(struct conn *c, bool at_eof)
 			    c->srv->cfg.max_line);
 			conn_send_error(c, PSYNC_ERR_TOO_LARGE, msg);
 			log_info("session %llu: %s",
-			    (unsigned long long)c->session, msg);
+			    (unsigned long long)c->sess.id, msg);
 			off = size;
 			rc = -1;
 			goto out;
 		case PSYNC_FRAME_LINE:
 			off += line.consumed;
 			if (!psync_line_blank(line.start, line.len))
-				request_line(c, line.start, line.len);
+				dispatch_line(&c->srv->model, &c->sess,
+				    line.start, line.len);
 			/*
 			 * Handled: no longer buffered input, so that a stat
 			 * later in the same read counts only what is left.
@@ -414,7 +439,7 @@ conn_over_budget(struct conn *c)
 	log_limited(&c->srv->cutoffs, LOG_LEVEL_WARN, "session %llu: "
 	    "unfinished lines over all connections passed %zu bytes "
 	    "(--max-input-total); closing it",
-	    (unsigned long long)c->session, c->srv->cfg.max_input_total);
+	    (unsigned long long)c->sess.id, c->srv->cfg.max_input_total);
 	conn_send_error(c, PSYNC_ERR_LIMIT, "the daemon's input "
 	    "budget is used up by unfinished lines; closing");
 	conn_lost(c, true);
@@ -462,46 +487,15 @@ conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 		conn_lost(c, true);
 	} else if (errno != EAGAIN && errno != EINTR) {
 		log_debug("session %llu: recv: %s",
-		    (unsigned long long)c->session, strerror(errno));
+		    (unsigned long long)c->sess.id, strerror(errno));
 		conn_lost(c, false);
 	}
-}
-
-/*
- * What c's end releases, for the debug log: its holds (the first few by
- * name) and how many pending requests it drops.
- */
-static void
-conn_summarize(const struct conn *c, char *buf, size_t size)
-{
-	const struct hold	*h;
-	const struct wait	*w;
-	size_t			 len = 0, nholds = 0, nwaits = 0;
-	char			 q[64];
-
-	TAILQ_FOREACH(h, &c->holds, conn_entry) {
-		if (nholds++ < 5 && len < size)
-			len += (size_t)snprintf(buf + len, size - len, "%s%s "
-			    "'%s'", nholds == 1 ? "released " : ", ",
-			    h->obj->type->name, QUOTE(q, h->obj));
-	}
-	if (nholds > 5 && len < size)
-		len += (size_t)snprintf(buf + len, size - len, " and %zu more",
-		    nholds - 5);
-	TAILQ_FOREACH(w, &c->waits, conn_entry)
-		nwaits++;
-	if (nholds == 0 && len < size)
-		len += (size_t)snprintf(buf + len, size - len, "held nothing");
-	if (len < size)
-		snprintf(buf + len, size - len, "; %zu pending request%s "
-		    "dropped", nwaits, nwaits == 1 ? "" : "s");
 }
 
 void
 conn_lost(struct conn *c, bool flush)
 {
 	struct server	*srv = c->srv;
-	struct hold	*h;
 	struct timeval	 tv = { CONN_FLUSH_TIMEOUT, 0 };
 	char		 released[512] = "";
 
@@ -512,25 +506,13 @@ conn_lost(struct conn *c, bool flush)
 	c->flags = (c->flags & ~CONN_DOOMED) | CONN_CLOSING;
 	if (event_del(&c->rev) == -1)
 		log_warn("session %llu: event_del failed",
-		    (unsigned long long)c->session);
+		    (unsigned long long)c->sess.id);
 	if (log_enabled(LOG_LEVEL_DEBUG))
-		conn_summarize(c, released, sizeof(released));
-
-	/*
-	 * Waits first, so that releasing a hold below can never grant it to
-	 * one of this connection's own pending requests.
-	 */
-	conn_fail_waits(c, WAIT_CONN_LOST);
-	while ((h = TAILQ_FIRST(&c->holds)) != NULL)
-		h->obj->type->hold_lost(srv, h->obj, h);
-	/* Its temporary objects go with it, whoever else waits on them. */
-	object_delete_temps(srv, c);
-	/* Hand every freed object to its next waiter now. */
-	object_settle_all(srv);
-
+		session_summarize(&c->sess, released, sizeof(released));
+	session_lost(&c->sess);
 	log_debug("session %llu closed: pid %ld uid %lu: %s",
-	    (unsigned long long)c->session, (long)c->pid,
-	    (unsigned long)c->uid, released);
+	    (unsigned long long)c->sess.id, (long)c->sess.pid,
+	    (unsigned long)c->sess.uid, released);
 	if (flush)
 		conn_flush(c);
 	conn_unschedule_flush(c);
@@ -539,15 +521,6 @@ conn_lost(struct conn *c, bool flush)
 	    event_add(&c->wev, &tv) == 0)
 		return;
 	conn_free(c);
-}
-
-void
-conn_fail_waits(struct conn *c, int why)
-{
-	struct wait	*w;
-
-	while ((w = TAILQ_FIRST(&c->waits)) != NULL)
-		wait_end(c->srv, w, (enum wait_end)why);
 }
 
 void
@@ -571,38 +544,16 @@ conn_free(struct conn *c)
 	srv->input_total -= evbuffer_get_length(c->in);
 	if (event_del(&c->rev) == -1)
 		log_warn("session %llu: event_del (read) failed",
-		    (unsigned long long)c->session);
+		    (unsigned long long)c->sess.id);
 	if (event_del(&c->wev) == -1)
 		log_warn("session %llu: event_del (write) failed",
-		    (unsigned long long)c->session);
+		    (unsigned long long)c->sess.id);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	if (close(c->fd) == -1)
 		log_warn("session %llu: close: %s",
-		    (unsigned long long)c->session, strerror(errno));
-	free(c->client);
+		    (unsigned long long)c->sess.id, strerror(errno));
+	session_lost(&c->sess);		/* a no-op unless conn_lost skipped */
 	free(c);
 	server_conn_gone(srv);
-}
-
-const char *
-conn_who(const struct conn *c, char *buf, size_t size)
-{
-	snprintf(buf, size, "session %llu (pid %ld)",
-	    (unsigned long long)c->session, (long)c->pid);
-	return (buf);
-}
-
-json_t *
-conn_describe(const struct conn *c)
-{
-	json_t	*d;
-
-	d = json_object();
-	json_object_set_new(d, "session", json_integer((json_int_t)c->session));
-	json_object_set_new(d, "pid", json_integer(c->pid));
-	json_object_set_new(d, "uid", json_integer(c->uid));
-	json_object_set_new(d, "client",
-	    c->client != NULL ? json_string(c->client) : json_null());
-	return (d);
 }

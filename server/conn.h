@@ -1,9 +1,10 @@
 /*
  * conn.h -- one client connection: bytes <-> lines, replies, death.
  *
+ * Layer 7, transport: includes dispatch, session, pidwatch and util.
  * conn.c knows framing and the socket; it hands each line to
- * request.c and knows no op.  conn_lost() is the one place where a
- * connection's holds and waits are released.
+ * dispatch_line and knows no op.  Each connection owns one session;
+ * conn_lost() ends it (session_lost) and closes the socket.
  */
 #ifndef PSYNCD_CONN_H
 #define PSYNCD_CONN_H
@@ -18,9 +19,9 @@
 #include <event2/event_struct.h>
 #include <jansson.h>
 
-#include "object.h"
 #include "pidwatch.h"
 #include "reply.h"
+#include "session.h"
 
 struct evbuffer;
 struct server;
@@ -32,25 +33,12 @@ struct conn {
 	struct evbuffer		*out;		/* replies not yet written */
 	struct event		 rev;		/* readable */
 	struct event		 wev;		/* writable: only while out backs up */
-	uint64_t		 session;	/* unique for the daemon's life */
-	pid_t			 pid;		/* SO_PEERCRED */
-	uid_t			 uid;
-	gid_t			 gid;
-	char			*client;	/* hello name, owned; or NULL */
-	struct pidwatch_member	 watch;		/* on pid's exit, EOF */
-	struct wait_list	 waits;		/* pending, in arrival order */
-	struct hold_list	 holds;
-	struct temp_list	 temps;		/* temporary objects it made */
-	uint32_t		 npending;
+	struct session		 sess;		/* the client's session */
+	struct pidwatch_member	 watch;		/* on sess.pid's exit, EOF */
 	uint32_t		 flags;
 #define CONN_DOOMED	0x1	/* to be closed by the reaper, no flush */
 #define CONN_CLOSING	0x2	/* released; flushing replies, then freed */
 #define CONN_FLUSH	0x4	/* on the server's flush list */
-	uint64_t		 graph_gen;	/* deadlock search marks */
-	struct conn		*graph_next;
-	struct conn		*graph_parent;
-	const struct object	*graph_via;
-	bool			 graph_queued;
 	TAILQ_ENTRY(conn)	 entry;		/* server's connections */
 	TAILQ_ENTRY(conn)	 doomed_entry;
 	TAILQ_ENTRY(conn)	 flush_entry;
@@ -76,17 +64,6 @@ struct conn	*conn_new(struct server *, int fd, pid_t pid, uid_t uid,
 struct conn	*conn_accept(struct server *, int fd, pid_t pid, uid_t uid,
 		    gid_t gid);
 
-/* Queue reply (borrowed) as one line; dooms a connection over its cap. */
-void		 conn_send(struct conn *, const struct reply *reply);
-
-/* The same; first: write this connection before others this turn. */
-void		 conn_send_reply(struct conn *, const struct reply *reply,
-		    bool first);
-
-/* Queue {ok: false, error: err, message: msg} with no id. */
-void		 conn_send_error(struct conn *, enum psync_err err,
-		    const char *msg);
-
 /*
  * Close c soon, from the top of the event loop: for failures found while
  * another connection's request is running (output cap), where freeing c
@@ -95,14 +72,11 @@ void		 conn_send_error(struct conn *, enum psync_err err,
 void		 conn_doom(struct conn *);
 
 /*
- * The connection is gone: drop its pending waits, release its holds (the
- * next waiters are granted before this returns), and close it, after its
- * queued replies are flushed if flush is true.
+ * The connection is gone: end its session (session_lost: waits dropped,
+ * holds released, the next waiters granted before this returns), and
+ * close it, after its queued replies are flushed if flush is true.
  */
 void		 conn_lost(struct conn *, bool flush);
-
-/* End every pending wait of c for why (an enum wait_end). */
-void		 conn_fail_waits(struct conn *, int why);
 
 /* Close c at once, whatever its state (daemon exit). */
 void		 conn_close_now(struct conn *);
@@ -127,11 +101,5 @@ int		 conn_watch_pid(struct conn *, bool on);
 
 /* pidwatch's callback: c's connecting process has exited. */
 void		 conn_pid_exited(struct pidwatch_member *);
-
-/* "session 3 (pid 4242)": who c is, for messages, in buf. */
-const char	*conn_who(const struct conn *, char *buf, size_t size);
-
-/* {session, pid, uid, client} of c, a new object. */
-json_t		*conn_describe(const struct conn *);
 
 #endif

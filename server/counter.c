@@ -3,10 +3,10 @@
  * and compare-and-swap (what multiprocessing.Value lacks).  Zero when
  * fresh: a counter back at zero vanishes, and one never created reads 0.
  */
-#include "conn.h"
+#include "session.h"
 #include "object.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 
 struct counter {
 	struct object	obj;
@@ -26,7 +26,7 @@ counter_store(struct request *rq, struct object *o, json_int_t v)
 			return (-1);
 	}
 	COUNTER(o)->value = v;
-	object_touch(rq->srv, o);
+	object_touch(rq->model, o);
 	return (0);
 }
 

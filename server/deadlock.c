@@ -9,18 +9,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conn.h"
+#include "session.h"
 #include "deadlock.h"
 #include "object.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 #include "wait.h"
 
 struct search {
 	uint64_t	 gen;
-	struct conn	*target;
-	struct conn	*head, *tail;
-	struct conn	*closer;	/* the session whose edge closes it */
+	struct session	*target;
+	struct session	*head, *tail;
+	struct session	*closer;	/* the session whose edge closes it */
 	const struct object *closer_via;
 	bool		 closer_queued;
 };
@@ -33,7 +33,7 @@ conflicts(const struct object *o, uint8_t a, uint8_t b)
 
 /* Follow the edge parent -> x (via o); true when it reaches the target. */
 static bool
-visit(struct search *s, struct conn *x, struct conn *parent,
+visit(struct search *s, struct session *x, struct session *parent,
     const struct object *o, bool queued)
 {
 	if (x == s->target) {
@@ -64,7 +64,7 @@ visit(struct search *s, struct conn *x, struct conn *parent,
  * walked too, so the walk stops there: each entry is walked once.
  */
 static bool
-expand(struct search *s, struct conn *from, struct wait *w, uint8_t mode,
+expand(struct search *s, struct session *from, struct wait *w, uint8_t mode,
     struct object *o)
 {
 	struct hold	*h;
@@ -72,7 +72,7 @@ expand(struct search *s, struct conn *from, struct wait *w, uint8_t mode,
 
 	TAILQ_FOREACH(h, &o->holders, obj_entry) {
 		if (conflicts(o, h->mode, mode) &&
-		    visit(s, h->conn, from, o, false))
+		    visit(s, h->sess, from, o, false))
 			return (true);
 	}
 	a = w != NULL ? TAILQ_PREV(w, wait_list, obj_entry) :
@@ -82,7 +82,7 @@ expand(struct search *s, struct conn *from, struct wait *w, uint8_t mode,
 			break;
 		a->graph_gen = s->gen;
 		if (conflicts(o, a->mode, mode) &&
-		    visit(s, a->conn, from, o, true))
+		    visit(s, a->sess, from, o, true))
 			return (true);
 	}
 	return (false);
@@ -92,7 +92,7 @@ static void
 describe_cycle(struct search *s, const struct object *o, char *msg,
     size_t size)
 {
-	struct conn	*path[16], *x;
+	struct session	*path[16], *x;
 	size_t		 n = 0, i, len;
 	char		 q[80], a[48], b[48];
 	const struct object *via;
@@ -110,9 +110,9 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 	queued = n > 0 ? path[n - 1]->graph_queued : s->closer_queued;
 	for (i = n; i > 0 && len < size; i--) {
 		len += (size_t)snprintf(msg + len, size - len,
-		    " %s waits for '%s' %s %s,", conn_who(x, a, sizeof(a)),
+		    " %s waits for '%s' %s %s,", session_who(x, a, sizeof(a)),
 		    QUOTE(q, via), queued ? "queued behind" : "held by",
-		    conn_who(path[i - 1], b, sizeof(b)));
+		    session_who(path[i - 1], b, sizeof(b)));
 		x = path[i - 1];
 		if (i > 1) {
 			via = path[i - 2]->graph_via;
@@ -121,21 +121,21 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 	}
 	if (len < size)
 		snprintf(msg + len, size - len, " %s waits for '%s' %s %s",
-		    conn_who(x, a, sizeof(a)), QUOTE(q, s->closer_via),
+		    session_who(x, a, sizeof(a)), QUOTE(q, s->closer_via),
 		    s->closer_queued ? "queued behind" : "held by",
-		    conn_who(s->target, b, sizeof(b)));
+		    session_who(s->target, b, sizeof(b)));
 }
 
 int
-deadlock_check(struct server *srv, struct conn *c, struct object *o,
+deadlock_check(struct model *m, struct session *c, struct object *o,
     uint8_t mode, char *msg, size_t size)
 {
 	struct search	 s;
-	struct conn	*x;
+	struct session	*x;
 	struct wait	*w;
 
 	memset(&s, 0, sizeof(s));
-	s.gen = ++srv->graph_gen;
+	s.gen = ++m->graph_gen;
 	s.target = c;
 	c->graph_gen = s.gen;
 	if (expand(&s, c, NULL, mode, o))
@@ -144,7 +144,7 @@ deadlock_check(struct server *srv, struct conn *c, struct object *o,
 		s.head = x->graph_next;
 		if (s.head == NULL)
 			s.tail = NULL;
-		TAILQ_FOREACH(w, &x->waits, conn_entry) {
+		TAILQ_FOREACH(w, &x->waits, sess_entry) {
 			if (w->obj->type->in_graph &&
 			    expand(&s, x, w, w->mode, w->obj))
 				goto found;
@@ -156,7 +156,7 @@ found:
 		char	q[80];
 
 		snprintf(msg, size, "session %llu already %s '%s'",
-		    (unsigned long long)c->session,
+		    (unsigned long long)c->id,
 		    s.closer_queued ? "waits for" : "holds",
 		    QUOTE(q, o));
 	} else

@@ -7,19 +7,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct conn;
+struct session;
 struct object;
-struct server;
+struct model;
 
 /*
- * Would a blocking request of c for o in mode close a cycle in the
+ * Would a blocking request of session c for o in mode close a cycle in the
  * wait-for graph?  A waiter waits for every conflicting holder of its
  * object and every conflicting waiter queued ahead of it; the new request
  * would queue at the tail.  Returns 1 with the cycle named in msg (size
  * bytes), or 0.  The search visits only what the request would wait for,
  * each queue entry once: its cost follows the waits, not the table.
  */
-int	deadlock_check(struct server *, struct conn *c, struct object *o,
+int	deadlock_check(struct model *, struct session *c, struct object *o,
 	    uint8_t mode, char *msg, size_t size);
 
 #endif

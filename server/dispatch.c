@@ -1,11 +1,15 @@
 /*
- * dispatch.c -- op name -> handler, built from each primitive's verbs.
+ * dispatch.c -- op name -> handler, built from each primitive's verbs;
+ * a request line in, its reply out.
  *
  * Adding a primitive is adding its file, its ops in proto/psync_proto.h
  * and its line below.
  */
+#include "dispatch.h"
 #include "object.h"
 #include "psync_proto.h"
+#include "request.h"
+#include "session.h"
 
 const struct objtype *const objtypes[OBJ__COUNT] = {
 	[OBJ_LOCK] = &lock_type,
@@ -33,4 +37,41 @@ dispatch_init(handler_fn handlers[])
 	dispatch_add(handlers, admin_verbs);
 	for (k = 0; k < OBJ__COUNT; k++)
 		dispatch_add(handlers, objtypes[k]->verbs);
+}
+
+void
+dispatch_line(struct model *m, struct session *s, const char *line,
+    size_t len)
+{
+	struct request	 rq;
+	struct object	*o;
+	enum hret	 r;
+
+	request_init(&rq, m, s);
+	m->ops++;
+	r = request_decode(&rq, line, len, m->handlers);
+	if (r == HR_DONE)
+		r = m->handlers[rq.op](&rq);
+	switch (r) {
+	case HR_DONE:
+		session_send(s, &rq.reply, false);
+		break;
+	case HR_PENDING:
+		break;
+	case HR_ERROR:
+		/*
+		 * A refused request creates nothing: a semaphore made from
+		 * its parameters before the release or the pending limit
+		 * refused it goes again.
+		 */
+		if ((o = rq.created) != NULL && o->nholders == 0 &&
+		    o->nwaiters == 0 && o->pins == 0)
+			object_destroy(m, o);
+		reply_clear(&rq.reply);
+		reply_set_error(&rq.reply, rq.err, rq.msg);
+		session_send(s, &rq.reply, false);
+		break;
+	}
+	request_done(&rq);
+	object_settle_all(m);
 }

@@ -4,10 +4,10 @@
  * A flag, clear when fresh.  Setting it wakes every waiter at once; a
  * clear event without waiters vanishes.
  */
-#include "conn.h"
+#include "session.h"
 #include "object.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 #include "wait.h"
 
 struct event_obj {
@@ -25,7 +25,7 @@ event_set(struct request *rq)
 	if (object_get(rq, &event_type, true, &o) == -1)
 		return (HR_ERROR);
 	EVENT(o)->set = true;
-	object_touch(rq->srv, o);	/* the pump wakes the waiters */
+	object_touch(rq->model, o);	/* the pump wakes the waiters */
 	return (HR_DONE);
 }
 
@@ -38,7 +38,7 @@ event_clear(struct request *rq)
 		return (HR_ERROR);
 	if (o != NULL) {
 		EVENT(o)->set = false;
-		object_touch(rq->srv, o);
+		object_touch(rq->model, o);
 	}
 	return (HR_DONE);
 }
@@ -78,7 +78,7 @@ event_wait(struct request *rq)
 }
 
 static void
-event_pump(struct server *srv, struct object *o)
+event_pump(struct model *m, struct object *o)
 {
 	struct wait	*w;
 	struct reply	 r;
@@ -88,18 +88,18 @@ event_pump(struct server *srv, struct object *o)
 	while ((w = TAILQ_FIRST(&o->waiters)) != NULL) {
 		wait_reply_init(w, &r);
 		reply_bool(&r, "set", true);
-		wait_complete(srv, w, &r);
+		wait_complete(m, w, &r);
 	}
 }
 
 static void
-event_timed_out(struct server *srv, struct wait *w)
+event_timed_out(struct model *m, struct wait *w)
 {
 	struct reply	r;
 
 	wait_reply_init(w, &r);
 	reply_bool(&r, "set", false);
-	wait_complete(srv, w, &r);
+	wait_complete(m, w, &r);
 }
 
 static bool

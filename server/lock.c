@@ -11,12 +11,12 @@
  */
 #include <stdio.h>
 
-#include "conn.h"
+#include "session.h"
 #include "lock.h"
 #include "object.h"
 #include "prim.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 #include "wait.h"
 
 #define LOCK(o)	((struct lock *)(o))
@@ -29,11 +29,12 @@ is_recursive(const struct object *o)
 
 /* Give l to c now, at depth count. */
 static uint64_t
-lock_grant(struct server *srv, struct lock *l, struct conn *c, uint32_t count)
+lock_grant(struct model *m, struct lock *l, struct session *s,
+    uint32_t count)
 {
-	l->hold.token = tokens_next(&srv->tokens);
+	l->hold.token = tokens_next(&m->tokens);
 	l->hold.count = count;
-	hold_link(&l->hold, &l->obj, c);
+	hold_link(&l->hold, &l->obj, s);
 	return (l->hold.token);
 }
 
@@ -51,7 +52,7 @@ static bool
 lock_can_grant(const struct object *o, uint8_t mode)
 {
 	(void)mode;
-	return (LOCK(o)->hold.conn == NULL);
+	return (LOCK(o)->hold.sess == NULL);
 }
 
 static void
@@ -59,7 +60,7 @@ lock_grant_now(struct request *rq, struct object *o, uint8_t mode,
     struct reply *r)
 {
 	(void)mode;
-	lock_grant(rq->srv, LOCK(o), rq->conn, 1);
+	lock_grant(rq->model, LOCK(o), rq->sess, 1);
 	grant_fields(r, LOCK(o));
 }
 
@@ -82,11 +83,11 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 	    object_get(rq, t, true, &o) == -1)
 		return (HR_ERROR);
 	l = LOCK(o);
-	if (l->hold.conn == rq->conn) {
+	if (l->hold.sess == rq->sess) {
 		if (!is_recursive(o))
 			return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
 			    "session %llu already holds lock '%s'",
-			    (unsigned long long)rq->conn->session,
+			    (unsigned long long)rq->sess->id,
 			    QUOTE(q, o)));
 		if (l->hold.count == UINT32_MAX)
 			return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED,
@@ -107,44 +108,44 @@ lock_release_op(struct request *rq, const struct objtype *t)
 
 	if (object_get(rq, t, false, &o) == -1)
 		return (HR_ERROR);
-	if (o == NULL || LOCK(o)->hold.conn != rq->conn)
+	if (o == NULL || LOCK(o)->hold.sess != rq->sess)
 		return (prim_not_owner(rq, t));
 	l = LOCK(o);
 	/* Settling hands a freed lock to the next waiter, if any. */
 	if (--l->hold.count == 0)
-		hold_unlink(rq->srv, &l->hold);
+		hold_unlink(rq->model, &l->hold);
 	if (is_recursive(o))
 		reply_int(rq_reply(rq), "count",
-		    l->hold.conn != NULL ? l->hold.count : 0);
+		    l->hold.sess != NULL ? l->hold.count : 0);
 	return (HR_DONE);
 }
 
 void
-lock_pump(struct server *srv, struct object *o)
+lock_pump(struct model *m, struct object *o)
 {
 	struct lock	*l = LOCK(o);
 	struct wait	*w;
 	struct reply	 r;
 	uint64_t	 token;
 
-	if (l->hold.conn != NULL || (w = TAILQ_FIRST(&o->waiters)) == NULL)
+	if (l->hold.sess != NULL || (w = TAILQ_FIRST(&o->waiters)) == NULL)
 		return;
 	wait_reply_init(w, &r);
 	if (w->regranted != NULL) {
-		token = lock_grant(srv, l, w->conn, w->count);
+		token = lock_grant(m, l, w->sess, w->count);
 		w->regranted(w, token, &r);
 	} else {
-		lock_grant(srv, l, w->conn, 1);
+		lock_grant(m, l, w->sess, 1);
 		grant_fields(&r, l);
 	}
-	wait_complete(srv, w, &r);
+	wait_complete(m, w, &r);
 }
 
 void
-lock_hold_lost(struct server *srv, struct object *o, struct hold *h)
+lock_hold_lost(struct model *m, struct object *o, struct hold *h)
 {
 	(void)o;
-	hold_unlink(srv, h);
+	hold_unlink(m, h);
 }
 
 void

@@ -15,7 +15,7 @@
 #include "object.h"
 
 struct request;
-struct server;
+struct model;
 struct wait;
 
 struct lock {
@@ -25,8 +25,8 @@ struct lock {
 
 enum hret	lock_acquire_op(struct request *, const struct objtype *);
 enum hret	lock_release_op(struct request *, const struct objtype *);
-void	lock_pump(struct server *, struct object *);
-void	lock_hold_lost(struct server *, struct object *, struct hold *);
+void	lock_pump(struct model *, struct object *);
+void	lock_hold_lost(struct model *, struct object *, struct hold *);
 void	lock_describe(const struct object *, json_t *);
 void	lock_describe_hold(const struct hold *, json_t *);
 

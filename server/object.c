@@ -11,23 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "model.h"
 #include "object.h"
 #include "request.h"
-#include "server.h"
+#include "session.h"
 #include "wait.h"
 #include "xmalloc.h"
 
 struct object *
-object_find(struct server *srv, const char *name, size_t len)
+object_find(struct model *m, const char *name, size_t len)
 {
-	return (objtab_find(&srv->objects, name, len));
+	struct objtab_link	*l = objtab_find(&m->objects, name, len);
+
+	return (l != NULL ? object_of(l) : NULL);
 }
 
 struct object *
 object_create(struct request *rq, const struct objtype *t)
 {
-	struct server	*srv = rq->srv;
+	struct model	*m = rq->model;
 	struct object	*o;
 	struct temp_ref	*ref = NULL;
 	const char	*name;
@@ -38,10 +40,10 @@ object_create(struct request *rq, const struct objtype *t)
 	if (rq_name(rq, "name", &name, &len) == -1 ||
 	    rq_bool(rq, "temporary", false, &temporary) == -1)
 		return (NULL);
-	if (srv->objects.count >= srv->cfg.max_objects) {
+	if (m->objects.count >= m->max_objects) {
 		rq_fail(rq, PSYNC_ERR_LIMIT, "cannot create %s '%s': the "
 		    "object limit (%zu, --max-objects) is reached", t->name,
-		    quote(q, sizeof(q), name, len), srv->cfg.max_objects);
+		    quote(q, sizeof(q), name, len), m->max_objects);
 		return (NULL);
 	}
 	o = xcalloc(1, t->size + len + 1);
@@ -51,7 +53,7 @@ object_create(struct request *rq, const struct objtype *t)
 	o->namelen = (uint8_t)len;
 	TAILQ_INIT(&o->waiters);
 	TAILQ_INIT(&o->holders);
-	if (objtab_insert(&srv->objects, o, key) == -1) {
+	if (objtab_insert(&m->objects, &o->link, key, len) == -1) {
 		free(o);
 		rq_fail(rq, PSYNC_ERR_INTERNAL, "cannot create %s '%s': out "
 		    "of memory growing the name table", t->name,
@@ -61,12 +63,13 @@ object_create(struct request *rq, const struct objtype *t)
 	if (temporary) {
 		ref = xcalloc(1, sizeof(*ref));
 		ref->obj = o;
-		ref->conn = rq->conn;
-		TAILQ_INSERT_TAIL(&rq->conn->temps, ref, entry);
+		ref->sess = rq->sess;
+		TAILQ_INSERT_TAIL(&rq->sess->temps, ref, entry);
 		o->temp = ref;
 	}
+	m->per_kind[t->kind]++;
 	/* Settle it even if the request fails from here on. */
-	object_touch(srv, o);
+	object_touch(m, o);
 	rq->created = o;
 	return (o);
 }
@@ -76,12 +79,12 @@ object_check_pending(struct request *rq, const struct objtype *t)
 {
 	char	q[96];
 
-	if (rq->conn->npending < rq->srv->cfg.max_pending)
+	if (rq->sess->npending < rq->model->max_pending)
 		return (0);
 	return (rq_fail(rq, PSYNC_ERR_LIMIT, "cannot wait for %s '%s': this "
 	    "connection already has %u pending requests (--max-pending)",
 	    t->name, rq_name_quoted(rq, q, sizeof(q)),
-	    rq->srv->cfg.max_pending), -1);
+	    rq->model->max_pending), -1);
 }
 
 int
@@ -95,7 +98,7 @@ object_get(struct request *rq, const struct objtype *t, bool create,
 
 	if (rq_name(rq, "name", &name, &len) == -1)
 		return (-1);
-	o = objtab_find(&rq->srv->objects, name, len);
+	o = object_find(rq->model, name, len);
 	if (o != NULL && o->type != t) {
 		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH,
 		    "'%s' is %s %s, not %s %s", quote(q, sizeof(q), name, len),
@@ -115,13 +118,13 @@ object_get(struct request *rq, const struct objtype *t, bool create,
 }
 
 void
-object_touch(struct server *srv, struct object *o)
+object_touch(struct model *m, struct object *o)
 {
 	if (o->flags & OBJ_DIRTY)
 		return;
 	o->flags |= OBJ_DIRTY;
-	o->dirty_next = srv->dirty;
-	srv->dirty = o;
+	o->dirty_next = m->dirty;
+	m->dirty = o;
 }
 
 bool
@@ -134,34 +137,35 @@ object_is_fresh(const struct object *o)
 }
 
 void
-object_settle_all(struct server *srv)
+object_settle_all(struct model *m)
 {
 	struct object	*o;
 
 	/* Pumping may touch other objects; they join the list. */
-	while ((o = srv->dirty) != NULL) {
-		srv->dirty = o->dirty_next;
+	while ((o = m->dirty) != NULL) {
+		m->dirty = o->dirty_next;
 		o->flags &= ~OBJ_DIRTY;
 		if (o->type->pump != NULL)
-			o->type->pump(srv, o);
+			o->type->pump(m, o);
 		if (!(o->flags & OBJ_DIRTY) && object_is_fresh(o))
-			object_destroy(srv, o);
+			object_destroy(m, o);
 	}
 }
 
 void
-object_destroy(struct server *srv, struct object *o)
+object_destroy(struct model *m, struct object *o)
 {
 	struct object	**pp;
 
 	if (o->flags & OBJ_DIRTY) {
-		for (pp = &srv->dirty; *pp != o; pp = &(*pp)->dirty_next)
+		for (pp = &m->dirty; *pp != o; pp = &(*pp)->dirty_next)
 			;
 		*pp = o->dirty_next;
 	}
-	objtab_remove(&srv->objects, o);
+	objtab_remove(&m->objects, &o->link);
+	m->per_kind[o->type->kind]--;
 	if (o->temp != NULL) {
-		TAILQ_REMOVE(&o->temp->conn->temps, o->temp, entry);
+		TAILQ_REMOVE(&o->temp->sess->temps, o->temp, entry);
 		free(o->temp);
 	}
 	if (o->type->destroy != NULL)
@@ -169,55 +173,69 @@ object_destroy(struct server *srv, struct object *o)
 	free(o);
 }
 
+void
+object_free_all(struct model *m)
+{
+	struct objtab_link	*l;
+	struct object		*o;
+
+	while ((l = objtab_first(&m->objects)) != NULL) {
+		o = object_of(l);
+		while (!TAILQ_EMPTY(&o->waiters))
+			wait_end(m, TAILQ_FIRST(&o->waiters), WAIT_SHUTDOWN);
+		object_destroy(m, o);
+	}
+}
+
 /* End, with "deleted", every cond.wait waiting to re-acquire lock o. */
 static void
-object_delete_pinning_waits(struct server *srv, struct object *o)
+object_delete_pinning_waits(struct model *m, struct object *o)
 {
-	struct conn	*c;
+	struct session	*s;
 	struct wait	*w, *next;
 
-	TAILQ_FOREACH(c, &srv->conns, entry) {
-		for (w = TAILQ_FIRST(&c->waits); w != NULL; w = next) {
-			next = TAILQ_NEXT(w, conn_entry);
+	TAILQ_FOREACH(s, &m->sessions, entry) {
+		for (w = TAILQ_FIRST(&s->waits); w != NULL; w = next) {
+			next = TAILQ_NEXT(w, sess_entry);
 			if (w->lock == o)
-				wait_end(srv, w, WAIT_LOCK_DELETED);
+				wait_end(m, w, WAIT_LOCK_DELETED);
 		}
 	}
 }
 
 void
-object_delete(struct server *srv, struct object *o)
+object_delete(struct model *m, struct object *o)
 {
 	struct wait	*w;
 	struct hold	*h;
 
 	/* cond.waits that would re-acquire a lock pin it: they go too. */
 	if (o->pins > 0)
-		object_delete_pinning_waits(srv, o);
+		object_delete_pinning_waits(m, o);
 	while ((w = TAILQ_FIRST(&o->waiters)) != NULL)
-		wait_end(srv, w, WAIT_DELETED);
+		wait_end(m, w, WAIT_DELETED);
 	while ((h = TAILQ_FIRST(&o->holders)) != NULL)
-		o->type->hold_lost(srv, o, h);
-	object_destroy(srv, o);
+		o->type->hold_lost(m, o, h);
+	object_destroy(m, o);
 }
 
 void
-object_delete_temps(struct server *srv, struct conn *c)
+object_delete_temps(struct model *m, struct session *s)
 {
 	struct temp_ref	*ref;
 
 	/* Each delete unties its object from the list. */
-	while ((ref = TAILQ_FIRST(&c->temps)) != NULL)
-		object_delete(srv, ref->obj);
+	while ((ref = TAILQ_FIRST(&s->temps)) != NULL)
+		object_delete(m, ref->obj);
 }
 
 struct hold *
-hold_find(struct object *o, struct conn *c)
+hold_find(struct object *o, struct session *s)
 {
 	struct hold	*h;
 
 	/* A connection's holds are usually the shorter list. */
-	TAILQ_FOREACH(h, &c->holds, conn_entry) {
+	TAILQ_FOREACH(h, &s->holds, sess_entry) {
 		if (h->obj == o)
 			return (h);
 	}
@@ -232,30 +250,30 @@ object_always_fresh(const struct object *o)
 }
 
 void
-hold_link(struct hold *h, struct object *o, struct conn *c)
+hold_link(struct hold *h, struct object *o, struct session *s)
 {
 	h->obj = o;
-	h->conn = c;
-	h->since = server_now_us(c->srv);
+	h->sess = s;
+	h->since = model_now_us(s->model);
 	TAILQ_INSERT_TAIL(&o->holders, h, obj_entry);
-	TAILQ_INSERT_TAIL(&c->holds, h, conn_entry);
+	TAILQ_INSERT_TAIL(&s->holds, h, sess_entry);
 	o->nholders++;
 }
 
 void
-hold_unlink(struct server *srv, struct hold *h)
+hold_unlink(struct model *m, struct hold *h)
 {
 	struct object	*o = h->obj;
 
 	TAILQ_REMOVE(&o->holders, h, obj_entry);
-	TAILQ_REMOVE(&h->conn->holds, h, conn_entry);
+	TAILQ_REMOVE(&h->sess->holds, h, sess_entry);
 	o->nholders--;
-	h->conn = NULL;
-	object_touch(srv, o);
+	h->sess = NULL;
+	object_touch(m, o);
 }
 
 json_t *
-object_describe(struct server *srv, const struct object *o, bool full)
+object_describe(struct model *m, const struct object *o, bool full)
 {
 	json_t			*d, *list, *e;
 	const struct hold	*h;
@@ -272,9 +290,9 @@ object_describe(struct server *srv, const struct object *o, bool full)
 	} else {
 		list = json_array();
 		TAILQ_FOREACH(h, &o->holders, obj_entry) {
-			e = conn_describe(h->conn);
+			e = session_describe(h->sess);
 			json_object_set_new(e, "held_for",
-			    json_real(server_age(srv, h->since)));
+			    json_real(model_age(m, h->since)));
 			if (o->type->describe_hold != NULL)
 				o->type->describe_hold(h, e);
 			json_array_append_new(list, e);
@@ -282,9 +300,9 @@ object_describe(struct server *srv, const struct object *o, bool full)
 		json_object_set_new(d, "holders", list);
 		list = json_array();
 		TAILQ_FOREACH(w, &o->waiters, obj_entry) {
-			e = conn_describe(w->conn);
+			e = session_describe(w->sess);
 			json_object_set_new(e, "waiting_for",
-			    json_real(server_age(srv, w->since)));
+			    json_real(model_age(m, w->since)));
 			if (o->type->describe_wait != NULL)
 				o->type->describe_wait(w, e);
 			json_array_append_new(list, e);
@@ -293,7 +311,7 @@ object_describe(struct server *srv, const struct object *o, bool full)
 	}
 	if (o->temp != NULL)
 		json_object_set_new(d, "temporary", json_integer(
-		    (json_int_t)o->temp->conn->session));
+		    (json_int_t)o->temp->sess->id));
 	if (o->type->describe != NULL)
 		o->type->describe(o, d);
 	return (d);

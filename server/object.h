@@ -2,10 +2,11 @@
  * object.h -- named objects, holds, and the interface every primitive
  * implements.
  *
- * An object is a header (struct object) followed by its type's private
- * state, then its name, in one allocation.  Each primitive (lock.c,
- * event.c, ...) exports one const struct objtype; the generic code here
- * and in wait.c, conn.c and admin.c drives every type through it.
+ * Layer 3, model: includes model.h, wait.h, objtab and util.  An object
+ * is a header (struct object) followed by its type's private state, then
+ * its name, in one allocation.  Each primitive (lock.c, event.c, ...)
+ * exports one const struct objtype; the generic code here, in wait.c and
+ * in session.c drives every type through it.
  */
 #ifndef PSYNCD_OBJECT_H
 #define PSYNCD_OBJECT_H
@@ -18,42 +19,28 @@
 
 #include <jansson.h>
 
-/* A failed insert is rolled back and reported, never exit() (objtab.c). */
-#define HASH_NONFATAL_OOM 1
-#include <uthash.h>
+#include "model.h"
+#include "objtab.h"
+#include "wait.h"
 
-struct conn;
 struct reply;
 struct request;
-struct server;
-struct wait;
-
-enum obj_kind {
-	OBJ_LOCK,
-	OBJ_RLOCK,
-	OBJ_RWLOCK,
-	OBJ_EVENT,
-	OBJ_COND,
-	OBJ_SEM,
-	OBJ_BARRIER,
-	OBJ_COUNTER,
-	OBJ__COUNT
-};
+struct session;
 
 /*
- * One connection's hold on an object: a lock's ownership, later an rlock
- * with its depth, an rwlock hold with its mode, a connection's semaphore
- * units.  Linked both into the object's holders and the connection's
- * holds, so a connection's death releases everything in O(what it holds).
+ * One session's hold on an object: a lock's ownership, an rlock with its
+ * depth, an rwlock hold with its mode, a session's semaphore units.
+ * Linked both into the object's holders and the session's holds, so a
+ * session's end releases everything in O(what it holds).
  * Who allocates it is the type's business (a lock embeds its one hold).
  */
 struct hold {
 	TAILQ_ENTRY(hold)	 obj_entry;
-	TAILQ_ENTRY(hold)	 conn_entry;
+	TAILQ_ENTRY(hold)	 sess_entry;
 	struct object		*obj;
-	struct conn		*conn;
+	struct session		*sess;		/* NULL once unlinked */
 	uint64_t		 token;		/* fencing token of the grant */
-	int64_t			 since;		/* granted at, server_now_us() */
+	int64_t			 since;		/* granted at, model_now_us() */
 	uint32_t		 count;		/* type-specific: depth, units */
 	uint8_t			 mode;		/* type-specific: rwlock mode */
 };
@@ -70,15 +57,15 @@ TAILQ_HEAD(wait_list, wait);
 struct temp_ref {
 	TAILQ_ENTRY(temp_ref)	 entry;		/* the creator's temps */
 	struct object		*obj;
-	struct conn		*conn;
+	struct session		*sess;
 };
 
 TAILQ_HEAD(temp_list, temp_ref);
 
 struct object {
-	UT_hash_handle		 hh;		/* name table link; key = name */
+	struct objtab_link	 link;		/* name table; key = the name */
 	const struct objtype	*type;
-	struct object		*dirty_next;	/* on the server's settle list */
+	struct object		*dirty_next;	/* on the model's settle list */
 	struct wait_list	 waiters;	/* FIFO */
 	struct hold_list	 holders;
 	uint32_t		 nwaiters;
@@ -90,15 +77,16 @@ struct object {
 	uint8_t			 namelen;
 };
 
-/* The object's name: NUL-terminated, namelen bytes. */
-#define object_name(o)	((const char *)(o)->hh.key)
+/* The object's name: NUL-terminated, namelen bytes, after its state. */
+#define object_name(o)	((const char *)(o) + (o)->type->size)
+
+/* The object whose table link is l. */
+#define object_of(l)	((struct object *)(void *)(l))
 
 /*
  * What a primitive provides.  Handlers are listed by op; the hooks below
  * are called by the generic code.  A NULL hook means "nothing to do".
  */
-typedef enum hret (*handler_fn)(struct request *);
-
 struct verb {
 	int			 op;		/* enum psync_op */
 	handler_fn		 handler;
@@ -119,17 +107,18 @@ struct objtype {
 	bool		(*is_fresh)(const struct object *);
 
 	/* Grant what the queue's head allows now.  Called from settle. */
-	void		(*pump)(struct server *, struct object *);
+	void		(*pump)(struct model *, struct object *);
 
-	/* h's connection is gone: release h (with hold_unlink). */
-	void		(*hold_lost)(struct server *, struct object *,
+	/* h's session is gone: release h (with hold_unlink). */
+	void		(*hold_lost)(struct model *, struct object *,
 			    struct hold *);
 
-	/* w leaves without being granted; why is an enum wait_end. */
-	void		(*wait_left)(struct server *, struct wait *, int why);
+	/* w leaves without being granted, for why. */
+	void		(*wait_left)(struct model *, struct wait *,
+			    enum wait_end why);
 
 	/* w's timeout expired: end it.  Required of a type that waits. */
-	void		(*timed_out)(struct server *, struct wait *);
+	void		(*timed_out)(struct model *, struct wait *);
 
 	/* Add type state to an info/list entry; per-hold fields to h's. */
 	void		(*describe)(const struct object *, json_t *out);
@@ -169,32 +158,38 @@ int		 object_get(struct request *rq, const struct objtype *t,
 struct object	*object_create(struct request *rq, const struct objtype *t);
 
 /* Look up name[0..len) in any type; NULL if missing.  Reads only. */
-struct object	*object_find(struct server *, const char *name, size_t len);
+struct object	*object_find(struct model *, const char *name, size_t len);
 
 /* Mark o for settling: its queue is pumped and, if fresh, it vanishes. */
-void		 object_touch(struct server *, struct object *);
+void		 object_touch(struct model *, struct object *);
 
 /* Settle every touched object; called once per event, at top level. */
-void		 object_settle_all(struct server *);
+void		 object_settle_all(struct model *);
 
 /* True if o is back in its fresh state with no holder, waiter or pin. */
 bool		 object_is_fresh(const struct object *);
 
 /* Remove o from the table and free it; it must have no holder or waiter. */
-void		 object_destroy(struct server *, struct object *);
+void		 object_destroy(struct model *, struct object *);
+
+/*
+ * Free every object, their pending waits ended with shutting_down first
+ * (daemon exit; the sessions are lost already).
+ */
+void		 object_free_all(struct model *);
 
 /*
  * Delete o whatever its state, as delete with force does: the cond.waits
  * that would take it back and its waiters get "deleted", its holders no
  * longer hold it, and it is destroyed.
  */
-void		 object_delete(struct server *, struct object *);
+void		 object_delete(struct model *, struct object *);
 
-/* Delete every temporary object c created (its session is ending). */
-void		 object_delete_temps(struct server *, struct conn *c);
+/* Delete every temporary object s created (its session is ending). */
+void		 object_delete_temps(struct model *, struct session *s);
 
-/* c's hold on o, or NULL. */
-struct hold	*hold_find(struct object *o, struct conn *c);
+/* s's hold on o, or NULL. */
+struct hold	*hold_find(struct object *o, struct session *s);
 
 /*
  * is_fresh for types whose only state is their holders and waiters:
@@ -202,14 +197,14 @@ struct hold	*hold_find(struct object *o, struct conn *c);
  */
 bool		 object_always_fresh(const struct object *o);
 
-/* Link h (already filled with conn and token) as a holder of o. */
-void		 hold_link(struct hold *h, struct object *o, struct conn *c);
+/* Link h (its token already set) as s's hold on o. */
+void		 hold_link(struct hold *h, struct object *o, struct session *s);
 
-/* Unlink h from its object and connection, and touch the object. */
-void		 hold_unlink(struct server *, struct hold *h);
+/* Unlink h from its object and session, and touch the object. */
+void		 hold_unlink(struct model *, struct hold *h);
 
 /* Describe o for info (full = holders and waiters listed) or list. */
-json_t		*object_describe(struct server *, const struct object *o,
+json_t		*object_describe(struct model *, const struct object *o,
 		    bool full);
 
 /* The primitives, one file each. */
@@ -225,14 +220,5 @@ extern const struct objtype counter_type;	/* counter.c */
 /* Pending-request limit check shared by every blocking op: 0 or -1. */
 int		 object_check_pending(struct request *rq,
 		    const struct objtype *t);
-
-/* dispatch.c: every primitive, indexed by kind. */
-extern const struct objtype *const objtypes[OBJ__COUNT];
-
-/* admin.c: the server ops' verbs. */
-extern const struct verb admin_verbs[];
-
-/* Fill the op -> handler table from every verb list. */
-void		 dispatch_init(handler_fn handlers[]);
 
 #endif

@@ -38,44 +38,43 @@ objtab_init(struct objtab *tab)
 	return (0);
 }
 
-struct object *
+struct objtab_link *
 objtab_find(struct objtab *tab, const char *name, size_t len)
 {
-	struct object	*o;
+	struct objtab_link	*l;
 
 	HASH_FIND_BYHASHVALUE(hh, tab->head, name, len,
-	    objtab_hash(tab, name, len), o);
-	return (o);
+	    objtab_hash(tab, name, len), l);
+	return (l);
 }
 
 int
-objtab_insert(struct objtab *tab, struct object *o, const char *name)
+objtab_insert(struct objtab *tab, struct objtab_link *l, const char *name,
+    size_t len)
 {
-	HASH_ADD_KEYPTR_BYHASHVALUE(hh, tab->head, name, o->namelen,
-	    objtab_hash(tab, name, o->namelen), o);
-	if (o->hh.tbl == NULL)
+	HASH_ADD_KEYPTR_BYHASHVALUE(hh, tab->head, name, len,
+	    objtab_hash(tab, name, len), l);
+	if (l->hh.tbl == NULL)
 		return (-1);		/* uthash rolled the insert back */
 	tab->count++;
-	tab->per_kind[o->type->kind]++;
 	return (0);
 }
 
 void
-objtab_remove(struct objtab *tab, struct object *o)
+objtab_remove(struct objtab *tab, struct objtab_link *l)
 {
-	HASH_DELETE(hh, tab->head, o);
+	HASH_DELETE(hh, tab->head, l);
 	tab->count--;
-	tab->per_kind[o->type->kind]--;
 }
 
-struct object *
+struct objtab_link *
 objtab_first(const struct objtab *tab)
 {
 	return (tab->head);
 }
 
-struct object *
-objtab_next(const struct object *o)
+struct objtab_link *
+objtab_next(const struct objtab_link *l)
 {
-	return (o->hh.next);
+	return (l->hh.next);
 }

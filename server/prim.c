@@ -5,12 +5,12 @@
 
 #include <stdio.h>
 
-#include "conn.h"
+#include "session.h"
 #include "deadlock.h"
 #include "object.h"
 #include "prim.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 #include "wait.h"
 
 enum hret
@@ -29,7 +29,7 @@ prim_acquire(struct request *rq, struct object *o, uint8_t mode,
 		return (HR_DONE);
 	}
 	if (a->deadlock_checked &&
-	    deadlock_check(rq->srv, rq->conn, o, mode, msg, sizeof(msg)))
+	    deadlock_check(rq->model, rq->sess, o, mode, msg, sizeof(msg)))
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
 	if (object_check_pending(rq, o->type) == -1)
 		return (HR_ERROR);
@@ -81,6 +81,6 @@ prim_not_owner(struct request *rq, const struct objtype *t)
 	char	q[96];
 
 	return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does not hold "
-	    "%s '%s'", (unsigned long long)rq->conn->session, t->name,
+	    "%s '%s'", (unsigned long long)rq->sess->id, t->name,
 	    rq_name_quoted(rq, q, sizeof(q))));
 }

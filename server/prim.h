@@ -18,9 +18,9 @@ struct reply;
 struct request;
 
 struct acquire {
-	/* Could rq's connection have o in mode now (queue aside)? */
+	/* Could rq's session have o in mode now (queue aside)? */
 	bool	(*can_grant)(const struct object *o, uint8_t mode);
-	/* Give it to rq's connection and fill the success reply. */
+	/* Give it to rq's session and fill the success reply. */
 	void	(*grant)(struct request *rq, struct object *o, uint8_t mode,
 		    struct reply *r);
 	/* Fill the reply of a try that could not have it at once. */
@@ -33,7 +33,7 @@ struct acquire {
  * Acquire o for rq in mode, as every blocking type does: granted at once
  * if nobody queues before it and the type allows (HR_DONE); a try
  * (timeout 0) that cannot is answered at once (HR_DONE); a wait that
- * would deadlock, or one over the connection's pending limit, is refused
+ * would deadlock, or one over the session's pending limit, is refused
  * (HR_ERROR); otherwise rq waits in o's FIFO, timeout seconds at most
  * (HR_PENDING).
  */

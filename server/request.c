@@ -1,15 +1,12 @@
 /*
- * request.c -- a line becomes a request: decode, validate, dispatch, reply.
+ * request.c -- a line becomes a request: decode, validate fields, fail.
  */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "conn.h"
-#include "object.h"
 #include "request.h"
-#include "server.h"
 
 const char *
 quote(char *buf, size_t size, const char *s, size_t len)
@@ -198,9 +195,33 @@ rq_fail_json(struct request *rq, const char *line, size_t len,
 	}
 }
 
-/* Decode the line into rq; on failure rq->err is set. */
-static enum hret
-request_decode(struct request *rq, const char *line, size_t len)
+void
+request_init(struct request *rq, struct model *m, struct session *s)
+{
+	/* Field by field: the message buffer is written only on failure. */
+	rq->model = m;
+	rq->sess = s;
+	rq->json = NULL;
+	rq->id = NULL;
+	rq->op = PSYNC_OP_NONE;
+	rq->created = NULL;
+	rq->err = PSYNC_ERR_NONE;
+	rq->msg[0] = '\0';
+	reply_init(&rq->reply, NULL);
+}
+
+void
+request_done(struct request *rq)
+{
+	reply_clear(&rq->reply);
+	json_decref(rq->json);
+	rq->json = NULL;
+	rq->id = NULL;
+}
+
+enum hret
+request_decode(struct request *rq, const char *line, size_t len,
+    const handler_fn handlers[])
 {
 	json_error_t	 jerr;
 	json_t		*op, *id;
@@ -223,6 +244,7 @@ request_decode(struct request *rq, const char *line, size_t len)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
 		    "field 'id' must be a string or an integer"));
 	rq->id = id;
+	reply_init(&rq->reply, id);
 	op = json_object_get(rq->json, "op");
 	if (op == NULL)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
@@ -231,7 +253,7 @@ request_decode(struct request *rq, const char *line, size_t len)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
 		    "field 'op' must be a string"));
 	code = psync_op_lookup(json_string_value(op), json_string_length(op));
-	if (code == PSYNC_OP_NONE || rq->srv->handlers[code] == NULL)
+	if (code == PSYNC_OP_NONE || handlers[code] == NULL)
 		return (rq_fail(rq, PSYNC_ERR_UNKNOWN_OP, "unknown op '%s'; "
 		    "did you mean '%s'?", quote(q, sizeof(q),
 		    json_string_value(op), json_string_length(op)),
@@ -239,51 +261,4 @@ request_decode(struct request *rq, const char *line, size_t len)
 		    json_string_length(op)))));
 	rq->op = code;
 	return (HR_DONE);
-}
-
-void
-request_line(struct conn *c, const char *line, size_t len)
-{
-	struct request	 rq;
-	struct object	*o;
-	enum hret	 r;
-
-	/* Field by field: the message buffer is written only on failure. */
-	rq.srv = c->srv;
-	rq.conn = c;
-	rq.json = NULL;
-	rq.id = NULL;
-	rq.op = PSYNC_OP_NONE;
-	rq.created = NULL;
-	rq.err = PSYNC_ERR_NONE;
-	rq.msg[0] = '\0';
-	c->srv->ops++;
-
-	r = request_decode(&rq, line, len);
-	reply_init(&rq.reply, rq.id);
-	if (r == HR_DONE)
-		r = rq.srv->handlers[rq.op](&rq);
-	switch (r) {
-	case HR_DONE:
-		conn_send(c, &rq.reply);
-		break;
-	case HR_PENDING:
-		break;
-	default:
-		/*
-		 * A refused request creates nothing: a semaphore made from
-		 * its parameters before the release or the pending limit
-		 * refused it goes again.
-		 */
-		if ((o = rq.created) != NULL && o->nholders == 0 &&
-		    o->nwaiters == 0 && o->pins == 0)
-			object_destroy(rq.srv, o);
-		reply_clear(&rq.reply);
-		reply_set_error(&rq.reply, rq.err, rq.msg);
-		conn_send(c, &rq.reply);
-		break;
-	}
-	reply_clear(&rq.reply);
-	json_decref(rq.json);
-	object_settle_all(rq.srv);
 }

@@ -1,6 +1,9 @@
 /*
  * request.h -- one parsed request, field validation, reply builders.
  *
+ * Layer 1, request: includes reply.h and proto/ only; the model and the
+ * session it names are opaque here.
+ *
  * A handler gets a struct request, reads its fields through the rq_*
  * helpers and returns HR_DONE (its reply is rq->reply), HR_PENDING (a
  * struct wait now stands for it) or HR_ERROR (after rq_fail()).
@@ -17,8 +20,9 @@
 #include "psync_proto.h"
 #include "reply.h"
 
-struct conn;
-struct server;
+struct model;
+struct object;
+struct session;
 
 /* What every handler, and every step a handler delegates to, returns. */
 enum hret {
@@ -28,8 +32,8 @@ enum hret {
 };
 
 struct request {
-	struct server	*srv;
-	struct conn	*conn;
+	struct model	*model;
+	struct session	*sess;		/* whose request */
 	json_t		*json;		/* the request object, owned */
 	json_t		*id;		/* borrowed from json, or NULL */
 	enum psync_op	 op;
@@ -39,8 +43,26 @@ struct request {
 	char		 msg[1024];	/* a deadlock cycle can be long */
 };
 
-/* Parse and run one line of c's input (len bytes, no terminator). */
-void		 request_line(struct conn *c, const char *line, size_t len);
+/* A handler: one op of one primitive (see dispatch.c). */
+typedef enum hret (*handler_fn)(struct request *);
+
+/*
+ * Start rq as a request of s in m, with nothing decoded yet.  The caller
+ * owns rq (usually on its stack) and ends it with request_done.
+ */
+void		 request_init(struct request *rq, struct model *m,
+		    struct session *s);
+
+/*
+ * Decode line (len bytes, no terminator) into rq: a JSON object with a
+ * valid id and an op that handlers serves (non-NULL).  HR_DONE, or
+ * HR_ERROR with rq failed (bad_request, unknown_op).
+ */
+enum hret	 request_decode(struct request *rq, const char *line,
+		    size_t len, const handler_fn handlers[]);
+
+/* Free what rq owns (its JSON and reply). */
+void		 request_done(struct request *rq);
 
 /* Fail the request with err and a printf-style message; HR_ERROR. */
 enum hret	 rq_fail(struct request *, enum psync_err err, const char *fmt,

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "session.h"
 #include "object.h"
 #include "prim.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 #include "wait.h"
 #include "xmalloc.h"
 
@@ -47,14 +47,14 @@ can_grant(const struct object *o, uint8_t mode)
 }
 
 static uint64_t
-rwlock_grant(struct server *srv, struct object *o, struct conn *c,
+rwlock_grant(struct model *m, struct object *o, struct session *c,
     uint8_t mode)
 {
 	struct hold	*h;
 
 	h = xcalloc(1, sizeof(*h));
 	h->mode = mode;
-	h->token = tokens_next(&srv->tokens);
+	h->token = tokens_next(&m->tokens);
 	hold_link(h, o, c);
 	return (h->token);
 }
@@ -64,7 +64,7 @@ rwlock_grant_now(struct request *rq, struct object *o, uint8_t mode,
     struct reply *r)
 {
 	reply_bool(r, "acquired", true);
-	reply_int(r, "token", (json_int_t)rwlock_grant(rq->srv, o, rq->conn,
+	reply_int(r, "token", (json_int_t)rwlock_grant(rq->model, o, rq->sess,
 	    mode));
 }
 
@@ -98,10 +98,10 @@ rwlock_acquire(struct request *rq)
 	if (rq_timeout(rq, &timeout) == -1 ||
 	    object_get(rq, &rwlock_type, true, &o) == -1)
 		return (HR_ERROR);
-	if ((h = hold_find(o, rq->conn)) != NULL)
+	if ((h = hold_find(o, rq->sess)) != NULL)
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
 		    "session %llu already holds rwlock '%s' for %s",
-		    (unsigned long long)rq->conn->session,
+		    (unsigned long long)rq->sess->id,
 		    QUOTE(q, o),
 		    mode_name(h->mode)));
 	return (prim_acquire(rq, o, mode, timeout, &rwlock_acquire_steps));
@@ -115,16 +115,16 @@ rwlock_release(struct request *rq)
 
 	if (object_get(rq, &rwlock_type, false, &o) == -1)
 		return (HR_ERROR);
-	if (o == NULL || (h = hold_find(o, rq->conn)) == NULL)
+	if (o == NULL || (h = hold_find(o, rq->sess)) == NULL)
 		return (prim_not_owner(rq, &rwlock_type));
-	hold_unlink(rq->srv, h);
+	hold_unlink(rq->model, h);
 	free(h);
 	return (HR_DONE);
 }
 
 /* Grant from the head while the head fits: readers go together. */
 static void
-rwlock_pump(struct server *srv, struct object *o)
+rwlock_pump(struct model *m, struct object *o)
 {
 	struct wait	*w;
 	struct reply	 r;
@@ -132,19 +132,19 @@ rwlock_pump(struct server *srv, struct object *o)
 
 	while ((w = TAILQ_FIRST(&o->waiters)) != NULL &&
 	    can_grant(o, w->mode)) {
-		token = rwlock_grant(srv, o, w->conn, w->mode);
+		token = rwlock_grant(m, o, w->sess, w->mode);
 		wait_reply_init(w, &r);
 		reply_bool(&r, "acquired", true);
 		reply_int(&r, "token", (json_int_t)token);
-		wait_complete(srv, w, &r);
+		wait_complete(m, w, &r);
 	}
 }
 
 static void
-rwlock_hold_lost(struct server *srv, struct object *o, struct hold *h)
+rwlock_hold_lost(struct model *m, struct object *o, struct hold *h)
 {
 	(void)o;
-	hold_unlink(srv, h);
+	hold_unlink(m, h);
 	free(h);
 }
 

@@ -14,11 +14,11 @@
  */
 #include <stdlib.h>
 
-#include "conn.h"
+#include "session.h"
 #include "object.h"
 #include "prim.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 #include "wait.h"
 #include "xmalloc.h"
 
@@ -109,7 +109,7 @@ sem_get(struct request *rq, struct object **out)
 
 /* c takes one unit: held by c, or consumed. */
 static void
-sem_take(struct object *o, struct conn *c)
+sem_take(struct object *o, struct session *c)
 {
 	struct hold	*h;
 
@@ -131,7 +131,7 @@ sem_take(struct object *o, struct conn *c)
  * all of this step's grants.
  */
 static void
-sem_pump(struct server *srv, struct object *o)
+sem_pump(struct model *m, struct object *o)
 {
 	struct wait	*w;
 	json_int_t	 n, after;
@@ -142,11 +142,11 @@ sem_pump(struct server *srv, struct object *o)
 	after = SEM(o)->value - n;
 	while (n-- > 0) {
 		w = TAILQ_FIRST(&o->waiters);
-		sem_take(o, w->conn);
+		sem_take(o, w->sess);
 		wait_reply_init(w, &r);
 		reply_bool(&r, "acquired", true);
 		reply_int(&r, "value", after);
-		wait_complete(srv, w, &r);
+		wait_complete(m, w, &r);
 	}
 }
 
@@ -162,7 +162,7 @@ sem_grant_now(struct request *rq, struct object *o, uint8_t mode,
     struct reply *r)
 {
 	(void)mode;
-	sem_take(o, rq->conn);
+	sem_take(o, rq->sess);
 	reply_bool(r, "acquired", true);
 	reply_int(r, "value", SEM(o)->value);
 }
@@ -208,7 +208,7 @@ sem_release(struct request *rq)
 		    "field 'n' must be from 1 to 2^53"));
 	if (sem_get(rq, &o) == -1)
 		return (HR_ERROR);
-	h = SEM(o)->owned ? hold_find(o, rq->conn) : NULL;
+	h = SEM(o)->owned ? hold_find(o, rq->sess) : NULL;
 	give = h == NULL ? 0 : n < h->count ? n : h->count;
 	/*
 	 * Units held count toward a bounded semaphore's bound: a plain
@@ -230,13 +230,13 @@ sem_release(struct request *rq)
 		h->count -= (uint32_t)give;
 		SEM(o)->held -= give;
 		if (h->count == 0) {
-			hold_unlink(rq->srv, h);
+			hold_unlink(rq->model, h);
 			free(h);
 		}
 	}
 	SEM(o)->value += n;
 	/* The reply's value is after the waiters woken took their units. */
-	sem_pump(rq->srv, o);
+	sem_pump(rq->model, o);
 	reply_int(rq_reply(rq), "value", SEM(o)->value);
 	return (HR_DONE);
 }
@@ -253,24 +253,24 @@ sem_value(struct request *rq)
 }
 
 static void
-sem_hold_lost(struct server *srv, struct object *o, struct hold *h)
+sem_hold_lost(struct model *m, struct object *o, struct hold *h)
 {
 	/* value + held <= initial holds for a bounded one: no clamp. */
 	SEM(o)->value += h->count;
 	SEM(o)->held -= h->count;
-	hold_unlink(srv, h);
+	hold_unlink(m, h);
 	free(h);
 }
 
 static void
-sem_timed_out(struct server *srv, struct wait *w)
+sem_timed_out(struct model *m, struct wait *w)
 {
 	struct reply	r;
 
 	wait_reply_init(w, &r);
 	reply_bool(&r, "acquired", false);
 	reply_int(&r, "value", SEM(w->obj)->value);
-	wait_complete(srv, w, &r);
+	wait_complete(m, w, &r);
 }
 
 static void

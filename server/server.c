@@ -2,6 +2,7 @@
  * server.c -- the server context: init, signals, the loop, an orderly stop.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,10 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "dispatch.h"
 #include "object.h"
 #include "server.h"
+#include "session.h"
 #include "systemd.h"
 #include "wait.h"
 
@@ -23,6 +26,7 @@ static void	server_signal_cb(evutil_socket_t, short, void *);
 static void	server_reaper_cb(evutil_socket_t, short, void *);
 static void	server_stop_timer_cb(evutil_socket_t, short, void *);
 static void	server_flusher_cb(evutil_socket_t, short, void *);
+static void	server_describe(const struct model *, json_t *);
 
 void
 config_defaults(struct config *cfg)
@@ -42,8 +46,6 @@ int
 server_init(struct server *srv, const struct config *cfg, char *cause,
     size_t size)
 {
-	struct timespec		 res;
-
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = *cfg;
 	srv->lock_fd = -1;
@@ -61,16 +63,6 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 		snprintf(cause, size, "signal(SIGPIPE): %s", strerror(errno));
 		return (-1);
 	}
-	/*
-	 * libevent keeps time with CLOCK_MONOTONIC_COARSE (a tick behind
-	 * the true clock), and its precise-timer mode would cost a
-	 * timerfd_settime per loop turn; instead wait.c pads each deadline
-	 * by the coarse clock's resolution, so that no timeout ends early.
-	 */
-	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == -1)
-		res.tv_sec = 0, res.tv_nsec = 10000000;
-	srv->timer_slack = (double)res.tv_sec + (double)res.tv_nsec / 1e9 +
-	    0.001;
 	if ((srv->base = event_base_new()) == NULL) {
 		snprintf(cause, size, "cannot create the event base");
 		return (-1);
@@ -99,13 +91,13 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 		return (-1);
 	}
 	pidtab_init(&srv->pids, srv->base, conn_pid_exited);
-	if (objtab_init(&srv->objects) == -1) {
-		snprintf(cause, size, "cannot initialise libsodium");
+	if (model_init(&srv->model, srv->base, cfg->state_file, cause,
+	    size) == -1)
 		return (-1);
-	}
-	if (tokens_init(&srv->tokens, cfg->state_file, cause, size) == -1)
-		return (-1);
-	dispatch_init(srv->handlers);
+	srv->model.max_objects = cfg->max_objects;
+	srv->model.max_pending = cfg->max_pending;
+	srv->model.describe_owner = server_describe;
+	dispatch_init(srv->model.handlers);
 	return (0);
 }
 
@@ -147,7 +139,7 @@ server_stop(struct server *srv)
 	 * flushes its replies and closes.
 	 */
 	TAILQ_FOREACH(c, &srv->conns, entry)
-		conn_fail_waits(c, WAIT_SHUTDOWN);
+		session_fail_waits(&c->sess, WAIT_SHUTDOWN);
 	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_lost(c, true);
@@ -158,23 +150,35 @@ server_stop(struct server *srv)
 		event_base_loopbreak(srv->base);
 }
 
-int64_t
-server_now_us(struct server *srv)
+/* stat's transport half: uptime, connections, input, its limits. */
+static void
+server_describe(const struct model *m, json_t *out)
 {
-	struct timeval	tv;
+	const struct server	*srv = (const struct server *)(const void *)
+				    ((const char *)m -
+				    offsetof(struct server, model));
+	struct timespec		 now;
+	json_t			*limits;
 
-	if (event_base_gettimeofday_cached(srv->base, &tv) == -1)
-		return (0);
-	return ((int64_t)tv.tv_sec * 1000000 + tv.tv_usec);
-}
-
-double
-server_age(struct server *srv, int64_t since)
-{
-	int64_t	d = server_now_us(srv) - since;
-
-	/* The wall clock may step back: an age is never negative. */
-	return (d > 0 ? (double)d / 1e6 : 0);
+	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
+		now = srv->started;
+	json_object_set_new(out, "uptime", json_real(
+	    (double)(now.tv_sec - srv->started.tv_sec) +
+	    (double)(now.tv_nsec - srv->started.tv_nsec) / 1e9));
+	json_object_set_new(out, "connections", json_integer(srv->nconns));
+	/* What unfinished lines hold of --max-input-total now. */
+	json_object_set_new(out, "input_buffered",
+	    json_integer((json_int_t)srv->input_total));
+	if ((limits = json_object_get(out, "limits")) == NULL)
+		return;
+	json_object_set_new(limits, "max_connections",
+	    json_integer(srv->cfg.max_connections));
+	json_object_set_new(limits, "max_line",
+	    json_integer((json_int_t)srv->cfg.max_line));
+	json_object_set_new(limits, "max_output",
+	    json_integer((json_int_t)srv->cfg.max_output));
+	json_object_set_new(limits, "max_input_total",
+	    json_integer((json_int_t)srv->cfg.max_input_total));
 }
 
 void
@@ -216,7 +220,6 @@ void
 server_free(struct server *srv)
 {
 	struct conn	*c;
-	struct object	*o;
 
 	/* From here on SIGTERM and SIGINT are ignored (see server_init). */
 	if (srv->sig_term != NULL)
@@ -228,11 +231,7 @@ server_free(struct server *srv)
 	/* Connections still flushing are cut now; holds go with them. */
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close_now(c);
-	while ((o = objtab_first(&srv->objects)) != NULL) {
-		while (!TAILQ_EMPTY(&o->waiters))
-			wait_end(srv, TAILQ_FIRST(&o->waiters), WAIT_SHUTDOWN);
-		object_destroy(srv, o);
-	}
+	object_free_all(&srv->model);
 	pidtab_free(&srv->pids);
 	listener_cleanup(srv);
 	systemd_free(srv);

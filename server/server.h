@@ -1,5 +1,8 @@
 /*
  * server.h -- the one server context and its configuration.
+ *
+ * Layer 8, daemon: includes everything below (conn, model, util).  The
+ * server owns the model, the connections and the loop's own events.
  */
 #ifndef PSYNCD_SERVER_H
 #define PSYNCD_SERVER_H
@@ -15,10 +18,9 @@
 
 #include "conn.h"
 #include "log.h"
-#include "objtab.h"
+#include "model.h"
 #include "pidwatch.h"
 #include "psync_proto.h"
-#include "token.h"
 
 struct event;
 struct event_base;
@@ -49,7 +51,7 @@ struct config {
 struct server {
 	struct config		 cfg;
 	struct event_base	*base;
-	handler_fn		 handlers[PSYNC_OP__COUNT];
+	struct model		 model;		/* objects, sessions, tokens */
 
 	/* listener.c */
 	struct evconnlistener	*listener;
@@ -73,23 +75,16 @@ struct server {
 	struct event		*reaper;
 	struct event		*stop_timer;
 
-	struct objtab		 objects;
 	struct pidtab		 pids;		/* connecting processes */
-	struct object		*dirty;		/* settle list */
-	struct tokens		 tokens;
 
 	struct conn_list	 conns;
 	struct conn_list	 doomed;
 	struct conn_list	 flushq;	/* replies to write this turn */
 	struct event		*flusher;
 	unsigned		 nconns;
-	uint64_t		 next_session;
-	uint64_t		 graph_gen;
 
-	double			 timer_slack;	/* added to deadlines */
 	size_t			 input_total;	/* buffered input, all conns */
 	struct log_limit	 cutoffs;	/* clients cut off by a cap */
-	uint64_t		 ops;		/* requests served */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	bool			 stopping;
 	int			 exit_code;
@@ -99,8 +94,8 @@ struct server {
 void	config_defaults(struct config *);
 
 /*
- * Initialise srv for cfg (copied): event base, signals, name table,
- * tokens, handler table.  Listens nowhere (see listener_open).  Returns 0,
+ * Initialise srv for cfg (copied): event base, signals, the model (name
+ * table, tokens, handler table).  Listens nowhere (see listener_open).  Returns 0,
  * or -1 with a message in cause (size bytes).
  */
 int	server_init(struct server *, const struct config *, char *cause,
@@ -114,15 +109,6 @@ void	server_stop(struct server *);
 
 /* Free everything server_init and the loop made; unlink the socket. */
 void	server_free(struct server *);
-
-/*
- * Now in microseconds, the loop's cached clock: a syscall-free stamp for
- * how long holds and waits have lasted (info's held_for, waiting_for).
- */
-int64_t	server_now_us(struct server *);
-
-/* Seconds from stamp since to now, for replies. */
-double	server_age(struct server *, int64_t since);
 
 /* A conn has been freed: the stop completes when the last one goes. */
 void	server_conn_gone(struct server *);

@@ -90,8 +90,8 @@ systemd_status_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	snprintf(status, sizeof(status), "STATUS=%u connections, %zu objects, "
-	    "%llu requests served", srv->nconns, srv->objects.count,
-	    (unsigned long long)srv->ops);
+	    "%llu requests served", srv->nconns, srv->model.objects.count,
+	    (unsigned long long)srv->model.ops);
 	systemd_notify(srv, status);
 }
 

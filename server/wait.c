@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "log.h"
+#include "session.h"
 #include "object.h"
 #include "request.h"
-#include "server.h"
+#include "model.h"
 #include "wait.h"
 #include "xmalloc.h"
 
@@ -29,29 +30,29 @@ static void	wait_timer_cb(evutil_socket_t, short, void *);
 struct wait *
 wait_new(struct request *rq, struct object *o, double timeout, uint8_t mode)
 {
-	struct conn	*c = rq->conn;
+	struct session	*s = rq->sess;
 	struct wait	*w;
 	struct timeval	 tv;
 	double		 secs;
 
 	w = xcalloc(1, sizeof(*w));
 	w->obj = o;
-	w->conn = c;
+	w->sess = s;
 	w->op = rq->op;
 	w->mode = mode;
-	w->since = server_now_us(rq->srv);
+	w->since = model_now_us(rq->model);
 	if (rq->id != NULL)
 		w->id = json_incref(rq->id);
 	TAILQ_INSERT_TAIL(&o->waiters, w, obj_entry);
 	o->nwaiters++;
-	TAILQ_INSERT_TAIL(&c->waits, w, conn_entry);
-	c->npending++;
+	TAILQ_INSERT_TAIL(&s->waits, w, sess_entry);
+	s->npending++;
 	if (timeout >= 0 && timeout < TIMEOUT_CAP) {
-		timeout += rq->srv->timer_slack;
+		timeout += rq->model->timer_slack;
 		secs = floor(timeout);
 		tv.tv_sec = (time_t)secs;
 		tv.tv_usec = (suseconds_t)((timeout - secs) * 1e6);
-		evtimer_assign(&w->timer, rq->srv->base, wait_timer_cb, w);
+		evtimer_assign(&w->timer, rq->model->base, wait_timer_cb, w);
 		if (evtimer_add(&w->timer, &tv) == 0)
 			w->flags |= WAIT_TIMER;
 		else
@@ -69,41 +70,41 @@ wait_reply_init(const struct wait *w, struct reply *r)
 
 /* The one exit: unlink, stop the timer, send reply if there is one, free. */
 static void
-wait_finish(struct server *srv, struct wait *w, const struct reply *reply)
+wait_finish(struct model *m, struct wait *w, const struct reply *reply)
 {
 	struct object	*o = w->obj;
-	struct conn	*c = w->conn;
+	struct session	*s = w->sess;
 
 	TAILQ_REMOVE(&o->waiters, w, obj_entry);
 	o->nwaiters--;
-	object_touch(srv, o);
-	TAILQ_REMOVE(&c->waits, w, conn_entry);
-	c->npending--;
+	object_touch(m, o);
+	TAILQ_REMOVE(&s->waits, w, sess_entry);
+	s->npending--;
 	if (w->flags & WAIT_TIMER)
 		evtimer_del(&w->timer);
 	if (reply != NULL)
-		conn_send_reply(c, reply, true);	/* a waiter goes first */
+		session_send(s, reply, true);	/* a waiter goes first */
 	json_decref(w->id);
 	free(w);
 }
 
 void
-wait_complete(struct server *srv, struct wait *w, struct reply *r)
+wait_complete(struct model *m, struct wait *w, struct reply *r)
 {
-	wait_finish(srv, w, r);
+	wait_finish(m, w, r);
 	reply_clear(r);
 }
 
 /* End w with the error reply {id, ok: false, error: err, message: msg}. */
 static void
-wait_finish_error(struct server *srv, struct wait *w, enum psync_err err,
+wait_finish_error(struct model *m, struct wait *w, enum psync_err err,
     const char *msg)
 {
 	struct reply	r;
 
 	reply_init(&r, w->id);
 	reply_set_error(&r, err, msg);
-	wait_finish(srv, w, &r);
+	wait_finish(m, w, &r);
 }
 
 /*
@@ -133,7 +134,7 @@ wait_deleted_message(const struct wait *w, bool lock, char *msg, size_t size)
 }
 
 void
-wait_end(struct server *srv, struct wait *w, enum wait_end why)
+wait_end(struct model *m, struct wait *w, enum wait_end why)
 {
 	enum psync_err	 err = PSYNC_ERR_NONE;
 	const char	*msg = NULL;
@@ -145,7 +146,7 @@ wait_end(struct server *srv, struct wait *w, enum wait_end why)
 		err = PSYNC_ERR_CANCELLED;
 		msg = "cancelled by a cancel request";
 		break;
-	case WAIT_CONN_LOST:
+	case WAIT_SESSION_LOST:
 		break;
 	case WAIT_DELETED:
 	case WAIT_LOCK_DELETED:
@@ -160,36 +161,36 @@ wait_end(struct server *srv, struct wait *w, enum wait_end why)
 		break;
 	}
 	if (w->obj->type->wait_left != NULL)
-		w->obj->type->wait_left(srv, w, why);
+		w->obj->type->wait_left(m, w, why);
 	if (err == PSYNC_ERR_NONE)
-		wait_finish(srv, w, NULL);
+		wait_finish(m, w, NULL);
 	else
-		wait_finish_error(srv, w, err, msg);
+		wait_finish_error(m, w, err, msg);
 }
 
 void
-wait_timed_out_unacquired(struct server *srv, struct wait *w)
+wait_timed_out_unacquired(struct model *m, struct wait *w)
 {
 	struct reply	r;
 
 	wait_reply_init(w, &r);
 	reply_bool(&r, "acquired", false);
-	wait_complete(srv, w, &r);
+	wait_complete(m, w, &r);
 }
 
 void
-wait_fail(struct server *srv, struct wait *w, enum psync_err err,
+wait_fail(struct model *m, struct wait *w, enum psync_err err,
     const char *msg)
 {
-	wait_finish_error(srv, w, err, msg);
+	wait_finish_error(m, w, err, msg);
 }
 
 void
-wait_move(struct server *srv, struct wait *w, struct object *o)
+wait_move(struct model *m, struct wait *w, struct object *o)
 {
 	TAILQ_REMOVE(&w->obj->waiters, w, obj_entry);
 	w->obj->nwaiters--;
-	object_touch(srv, w->obj);
+	object_touch(m, w->obj);
 	if (w->flags & WAIT_TIMER) {
 		evtimer_del(&w->timer);
 		w->flags &= ~WAIT_TIMER;
@@ -197,20 +198,20 @@ wait_move(struct server *srv, struct wait *w, struct object *o)
 	w->obj = o;
 	TAILQ_INSERT_TAIL(&o->waiters, w, obj_entry);
 	o->nwaiters++;
-	object_touch(srv, o);
+	object_touch(m, o);
 }
 
 static void
 wait_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wait	*w = arg;
-	struct server	*srv = w->conn->srv;
+	struct model	*m = w->sess->model;
 
 	(void)fd;
 	(void)what;
 	w->flags &= ~WAIT_TIMER;
-	w->obj->type->timed_out(srv, w);
-	object_settle_all(srv);
+	w->obj->type->timed_out(m, w);
+	object_settle_all(m);
 }
 
 int

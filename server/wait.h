@@ -2,10 +2,10 @@
  * wait.h -- the pending request, shared by every primitive.
  *
  * A blocking request that cannot complete at once becomes a struct wait:
- * it sits in its object's FIFO and its connection's pending list, with an
+ * it sits in its object's FIFO and its session's pending list, with an
  * optional deadline timer.  Every way it can end goes through one function
  * in wait.c, which unlinks it, stops the timer, sends its one reply (none
- * if the connection is gone) and frees it.
+ * if the session is over) and frees it.
  */
 #ifndef PSYNCD_WAIT_H
 #define PSYNCD_WAIT_H
@@ -20,11 +20,11 @@
 
 #include "psync_proto.h"
 
-struct conn;
+struct session;
 struct object;
 struct reply;
 struct request;
-struct server;
+struct model;
 
 /*
  * How a wait ends without being granted or timing out (a deadline is the
@@ -32,7 +32,7 @@ struct server;
  */
 enum wait_end {
 	WAIT_CANCELLED,		/* by a cancel request: "cancelled" */
-	WAIT_CONN_LOST,		/* its connection is gone: no reply */
+	WAIT_SESSION_LOST,	/* its session is over: no reply */
 	WAIT_DELETED,		/* its object was force-deleted: "deleted" */
 	WAIT_LOCK_DELETED,	/* a cond.wait's lock was: "deleted" too */
 	WAIT_SHUTDOWN		/* the daemon stops: "shutting_down" */
@@ -40,13 +40,13 @@ enum wait_end {
 
 struct wait {
 	TAILQ_ENTRY(wait)	 obj_entry;
-	TAILQ_ENTRY(wait)	 conn_entry;
+	TAILQ_ENTRY(wait)	 sess_entry;
 	struct object		*obj;		/* whose queue holds it */
-	struct conn		*conn;
+	struct session		*sess;
 	json_t			*id;		/* owned; NULL without an id */
 	struct event		 timer;		/* deadline, if armed */
 	uint64_t		 graph_gen;	/* deadlock search visit mark */
-	int64_t			 since;		/* queued at, server_now_us() */
+	int64_t			 since;		/* queued at, model_now_us() */
 	enum psync_op		 op;
 	uint8_t			 mode;		/* type-specific (rwlock) */
 	uint8_t			 flags;
@@ -67,7 +67,7 @@ struct wait {
 #define TIMEOUT_FOREVER	(-1.0)
 
 /*
- * Queue the request at the tail of o's waiters and on its connection,
+ * Queue the request at the tail of o's waiters and on its session,
  * arming a timer unless timeout is TIMEOUT_FOREVER.  The wait takes a
  * reference to the request's id.  Returns the new wait (owned by the
  * wait module until it ends).
@@ -82,24 +82,24 @@ void		 wait_reply_init(const struct wait *w, struct reply *r);
  * Complete w with its success reply r (acquired or not; cleared once
  * sent) and free w.
  */
-void		 wait_complete(struct server *, struct wait *w,
+void		 wait_complete(struct model *, struct wait *w,
 		    struct reply *r);
 
 /* End w for why: the type's wait_left hook, then the error reply. */
-void		 wait_end(struct server *, struct wait *w, enum wait_end why);
+void		 wait_end(struct model *, struct wait *w, enum wait_end why);
 
 /* timed_out hook of the lock types: complete w with {acquired: false}. */
-void		 wait_timed_out_unacquired(struct server *, struct wait *w);
+void		 wait_timed_out_unacquired(struct model *, struct wait *w);
 
 /* End w with an error reply, without hooks (a barrier breaking). */
-void		 wait_fail(struct server *, struct wait *w, enum psync_err err,
+void		 wait_fail(struct model *, struct wait *w, enum psync_err err,
 		    const char *msg);
 
 /*
  * Move w to the tail of o's queue and stop its timer (a cond.wait going
  * from its condition to its lock's queue).
  */
-void		 wait_move(struct server *, struct wait *w, struct object *o);
+void		 wait_move(struct model *, struct wait *w, struct object *o);
 
 /* True if the two ids are equal (cancel matches targets with this). */
 int		 wait_id_equal(const json_t *a, const json_t *b);

@@ -129,19 +129,21 @@ fz_close(struct server *srv, struct fz_client *k)
 void
 fz_check(struct server *srv)
 {
+	struct objtab_link *l;
 	struct object	*o;
-	struct conn	*c;
+	struct session	*s;
 	struct wait	*w, *x;
 	struct hold	*h;
 	unsigned	 n;
 	size_t		 objs = 0;
 
-	for (o = objtab_first(&srv->objects); o != NULL;
-	    o = objtab_next(o)) {
+	for (l = objtab_first(&srv->model.objects); l != NULL;
+	    l = objtab_next(l)) {
+		o = object_of(l);
 		objs++;
 		n = 0;
 		TAILQ_FOREACH(h, &o->holders, obj_entry) {
-			CHECK(h->obj == o && h->conn != NULL);
+			CHECK(h->obj == o && h->sess != NULL);
 			n++;
 		}
 		CHECK(n == o->nholders);
@@ -158,19 +160,19 @@ fz_check(struct server *srv)
 		    o->nwaiters > 0)
 			CHECK(o->nholders == 1);
 	}
-	CHECK(objs == srv->objects.count);
-	TAILQ_FOREACH(c, &srv->conns, entry) {
+	CHECK(objs == srv->model.objects.count);
+	TAILQ_FOREACH(s, &srv->model.sessions, entry) {
 		n = 0;
-		TAILQ_FOREACH(w, &c->waits, conn_entry) {
-			CHECK(w->conn == c);
+		TAILQ_FOREACH(w, &s->waits, sess_entry) {
+			CHECK(w->sess == s);
 			/* In exactly its object's queue. */
 			n = 0;
 			TAILQ_FOREACH(x, &w->obj->waiters, obj_entry)
 				n += x == w;
 			CHECK(n == 1);
 		}
-		TAILQ_FOREACH(h, &c->holds, conn_entry)
-			CHECK(h->conn == c);
+		TAILQ_FOREACH(h, &s->holds, sess_entry)
+			CHECK(h->sess == s);
 	}
 }
 

@@ -56,7 +56,7 @@ START_TEST(test_lock_fifo_handoff)
 	}
 	json_decref(ok_call(&srv, &p[4], "{\"op\":\"lock.release\",\"name\":\"L\"}"));
 	/* Free and unwaited: the lock is gone. */
-	ck_assert_uint_eq(srv.objects.count, 0);
+	ck_assert_uint_eq(srv.model.objects.count, 0);
 	srv_finish(&srv, p, 5);
 }
 END_TEST
@@ -83,11 +83,11 @@ START_TEST(test_lock_owner_death)
 	json_decref(r);
 	expect_nothing(&p[2]);
 	/* M was released and vanished; L is held by p[1]. */
-	ck_assert_uint_eq(srv.objects.count, 1);
+	ck_assert_uint_eq(srv.model.objects.count, 1);
 	/* A waiter that dies leaves the queue: p[1]'s release skips it. */
 	conn_lost(p[2].c, false);
 	json_decref(ok_call(&srv, &p[1], "{\"op\":\"lock.release\",\"name\":\"L\"}"));
-	ck_assert_uint_eq(srv.objects.count, 0);
+	ck_assert_uint_eq(srv.model.objects.count, 0);
 	srv_finish(&srv, p, 3);
 }
 END_TEST
@@ -115,7 +115,7 @@ START_TEST(test_lock_timeout_timer)
 	ck_assert(now_s() - t0 >= 0.05);
 	json_decref(r);
 	/* The timed-out waiter left the queue. */
-	ck_assert_uint_eq(p[1].c->npending, 0);
+	ck_assert_uint_eq(p[1].c->sess.npending, 0);
 	srv_finish(&srv, p, 2);
 }
 END_TEST
@@ -133,7 +133,7 @@ START_TEST(test_lock_try_and_not_owner)
 	r = peer_call(&srv, &p[0], "{\"op\":\"lock.release\",\"name\":\"L\"}");
 	ck_err(r, "not_owner");
 	json_decref(r);
-	ck_assert_uint_eq(srv.objects.count, 0);
+	ck_assert_uint_eq(srv.model.objects.count, 0);
 	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"L\"}"));
 	r = peer_call(&srv, &p[1], "{\"op\":\"lock.release\",\"name\":\"L\"}");
 	ck_err(r, "not_owner");
@@ -142,7 +142,7 @@ START_TEST(test_lock_try_and_not_owner)
 	r = ok_call(&srv, &p[1], "{\"op\":\"lock.acquire\",\"name\":\"L\",\"timeout\":0}");
 	ck_assert(!j_bool(r, "acquired"));
 	json_decref(r);
-	ck_assert_uint_eq(p[1].c->npending, 0);
+	ck_assert_uint_eq(p[1].c->sess.npending, 0);
 	/* The holder acquiring again: would_deadlock, try or not. */
 	r = peer_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"L\",\"timeout\":0}");
 	ck_err(r, "would_deadlock");
@@ -185,7 +185,7 @@ START_TEST(test_deadlock_cycle)
 	    != NULL, "%s", msg);
 	json_decref(r);
 	/* Nothing changed: 3 is not queued, x has no waiter. */
-	ck_assert_uint_eq(p[2].c->npending, 0);
+	ck_assert_uint_eq(p[2].c->sess.npending, 0);
 	/* A try that cannot be granted is just "not acquired". */
 	r = ok_call(&srv, &p[2], "{\"op\":\"lock.acquire\",\"name\":\"x\",\"timeout\":0}");
 	ck_assert(!j_bool(r, "acquired"));
@@ -253,7 +253,7 @@ START_TEST(test_names_vanish)
 		    "\"name\":\"ev-%d\"}", i);
 		json_decref(ok_call(&srv, &p, line));
 	}
-	ck_assert_uint_eq(srv.objects.count, 0);
+	ck_assert_uint_eq(srv.model.objects.count, 0);
 	/* Reads create nothing. */
 	r = ok_call(&srv, &p, "{\"op\":\"event.is_set\",\"name\":\"nope\"}");
 	ck_assert(!j_bool(r, "set"));
@@ -261,7 +261,7 @@ START_TEST(test_names_vanish)
 	r = ok_call(&srv, &p, "{\"op\":\"event.wait\",\"name\":\"nope\",\"timeout\":0}");
 	ck_assert(!j_bool(r, "set"));
 	json_decref(r);
-	ck_assert_uint_eq(srv.objects.count, 0);
+	ck_assert_uint_eq(srv.model.objects.count, 0);
 	srv_finish(&srv, &p, 1);
 }
 END_TEST
@@ -295,9 +295,9 @@ START_TEST(test_event_set_wakes_all)
 	r = ok_call(&srv, &p[1], "{\"op\":\"event.wait\",\"name\":\"E\"}");
 	ck_assert(j_bool(r, "set"));
 	json_decref(r);
-	ck_assert_uint_eq(srv.objects.count, 1);
+	ck_assert_uint_eq(srv.model.objects.count, 1);
 	json_decref(ok_call(&srv, &p[0], "{\"op\":\"event.clear\",\"name\":\"E\"}"));
-	ck_assert_uint_eq(srv.objects.count, 0);
+	ck_assert_uint_eq(srv.model.objects.count, 0);
 	srv_finish(&srv, p, 4);
 }
 END_TEST
@@ -312,12 +312,12 @@ START_TEST(test_event_wait_timeout)
 	peer_open(&srv, &p, 100);
 	peer_send(&srv, &p, "{\"op\":\"event.wait\",\"name\":\"E\",\"timeout\":0.02}");
 	expect_nothing(&p);
-	ck_assert_uint_eq(srv.objects.count, 1);
+	ck_assert_uint_eq(srv.model.objects.count, 1);
 	r = peer_wait(&srv, &p, 5);
 	ck_ok(r);
 	ck_assert(!j_bool(r, "set"));
 	json_decref(r);
-	ck_assert_uint_eq(srv.objects.count, 0);
+	ck_assert_uint_eq(srv.model.objects.count, 0);
 	srv_finish(&srv, &p, 1);
 }
 END_TEST
@@ -365,7 +365,7 @@ START_TEST(test_delete_busy_and_force)
 	r = peer_call(&srv, &p[0], "{\"op\":\"delete\",\"name\":\"L\"}");
 	ck_err(r, "busy");
 	json_decref(r);
-	ck_assert_uint_eq(srv.objects.count, 1);
+	ck_assert_uint_eq(srv.model.objects.count, 1);
 	r = peer_call(&srv, &p[0], "{\"op\":\"delete\",\"name\":\"L\",\"force\":1}");
 	ck_err(r, "bad_request");
 	json_decref(r);
@@ -374,7 +374,7 @@ START_TEST(test_delete_busy_and_force)
 	ck_err(r, "deleted");
 	ck_assert_int_eq(j_int(r, "id"), 9);
 	json_decref(r);
-	ck_assert_uint_eq(srv.objects.count, 0);
+	ck_assert_uint_eq(srv.model.objects.count, 0);
 	/* The old holder no longer holds it. */
 	r = peer_call(&srv, &p[0], "{\"op\":\"lock.release\",\"name\":\"L\"}");
 	ck_err(r, "not_owner");
@@ -412,7 +412,7 @@ START_TEST(test_cancel)
 	ck_assert_str_eq(j_str(r, "id"), "c");
 	ck_assert(j_bool(r, "cancelled"));
 	json_decref(r);
-	ck_assert_uint_eq(p[1].c->npending, 1);
+	ck_assert_uint_eq(p[1].c->sess.npending, 1);
 	/* The lock's queue is empty again: release frees it. */
 	json_decref(ok_call(&srv, &p[0], "{\"op\":\"lock.release\",\"name\":\"L\"}"));
 	expect_nothing(&p[1]);
@@ -452,7 +452,7 @@ START_TEST(test_object_and_pending_limits)
 	r = peer_call(&srv, &p[0], "{\"op\":\"lock.acquire\",\"name\":\"c\"}");
 	ck_err(r, "limit");
 	json_decref(r);
-	ck_assert_uint_eq(srv.objects.count, 2);
+	ck_assert_uint_eq(srv.model.objects.count, 2);
 	r = ok_call(&srv, &p[0], "{\"op\":\"event.is_set\",\"name\":\"c\"}");
 	json_decref(r);
 	/* Pending: 2 allowed per connection, the third refused. */
@@ -464,7 +464,7 @@ START_TEST(test_object_and_pending_limits)
 	ck_err(r, "limit");
 	ck_assert_int_eq(j_int(r, "id"), 3);
 	json_decref(r);
-	ck_assert_uint_eq(p[1].c->npending, 2);
+	ck_assert_uint_eq(p[1].c->sess.npending, 2);
 	srv_finish(&srv, p, 2);
 }
 END_TEST
@@ -697,21 +697,21 @@ START_TEST(test_crafted_collisions_spread)
 		o = &objs[i];
 		o->type = &fake;
 		o->namelen = COLLIDE_NAME_LEN;
-		ck_assert_int_eq(objtab_insert(&tab, o,
-		    names + i * COLLIDE_NAME_SIZE), 0);
+		ck_assert_int_eq(objtab_insert(&tab, &o->link,
+		    names + i * COLLIDE_NAME_SIZE, COLLIDE_NAME_LEN), 0);
 	}
 	crafted = longest_chain(tab.head->hh.tbl);
 	ck_assert_uint_eq(tab.head->hh.tbl->noexpand, 0);
 	ck_assert_ptr_eq(objtab_find(&tab, names + 7 * COLLIDE_NAME_SIZE,
-	    COLLIDE_NAME_LEN), &objs[7]);
+	    COLLIDE_NAME_LEN), &objs[7].link);
 	HASH_CLEAR(hh, tab.head);
 	free(names);
 	ck_assert_ptr_nonnull(names = collide_random_names(n, 1));
 	ck_assert_int_eq(objtab_init(&tab), 0);
 	for (i = 0; i < n; i++) {
 		o = &objs[i];
-		ck_assert_int_eq(objtab_insert(&tab, o,
-		    names + i * COLLIDE_NAME_SIZE), 0);
+		ck_assert_int_eq(objtab_insert(&tab, &o->link,
+		    names + i * COLLIDE_NAME_SIZE, COLLIDE_NAME_LEN), 0);
 	}
 	baseline = longest_chain(tab.head->hh.tbl);
 	HASH_CLEAR(hh, tab.head);

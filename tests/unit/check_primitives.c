@@ -160,7 +160,7 @@ START_TEST(test_rlock_owner_death_releases_fully)
 	fx_kill(&f, 0);
 	expect_reply(&f, 1, NULL, "count", 1);
 	json_decref(OK(&f, 1, "{\"op\":\"rlock.release\",\"name\":\"R\"}"));
-	ck_assert_uint_eq(f.srv.objects.count, 0);
+	ck_assert_uint_eq(f.srv.model.objects.count, 0);
 	fx_finish(&f);
 }
 END_TEST
@@ -221,7 +221,7 @@ START_TEST(test_rwlock_errors)
 	    "bad_request");
 	call_err(&f, 0, "{\"op\":\"rwlock.acquire\",\"name\":\"W\",\"mode\":1}",
 	    "bad_request");
-	ck_assert_uint_eq(f.srv.objects.count, 0);
+	ck_assert_uint_eq(f.srv.model.objects.count, 0);
 	json_decref(OK(&f, 0, "{\"op\":\"rwlock.acquire\",\"name\":\"W\",\"mode\":\"read\"}"));
 	/* Upgrading would wait for itself. */
 	call_err(&f, 0, "{\"op\":\"rwlock.acquire\",\"name\":\"W\",\"mode\":\"write\"}",
@@ -232,7 +232,7 @@ START_TEST(test_rwlock_errors)
 	ck_assert(!j_bool(r, "acquired"));
 	json_decref(r);
 	json_decref(OK(&f, 0, "{\"op\":\"rwlock.release\",\"name\":\"W\"}"));
-	ck_assert_uint_eq(f.srv.objects.count, 0);
+	ck_assert_uint_eq(f.srv.model.objects.count, 0);
 	fx_finish(&f);
 }
 END_TEST
@@ -309,7 +309,7 @@ START_TEST(test_cond_rlock_depth_and_timeout)
 	    "count"), 1);
 	ck_assert_int_eq(call_int(&f, 0, "{\"op\":\"rlock.release\",\"name\":\"R\"}",
 	    "count"), 0);
-	ck_assert_uint_eq(f.srv.objects.count, 0);
+	ck_assert_uint_eq(f.srv.model.objects.count, 0);
 	fx_finish(&f);
 }
 END_TEST
@@ -336,7 +336,7 @@ START_TEST(test_cond_notify_n_all_cancel_death)
 	    "woken"), 1);
 	expect_reply(&f, 2, NULL, "notified", 1);
 	json_decref(OK(&f, 2, "{\"op\":\"lock.release\",\"name\":\"L\"}"));
-	ck_assert_uint_eq(f.srv.objects.count, 0);
+	ck_assert_uint_eq(f.srv.model.objects.count, 0);
 	/* n wakes at most n, oldest first. */
 	for (i = 0; i < 3; i++) {
 		if (i == 1)
@@ -370,7 +370,7 @@ START_TEST(test_sem_create_params_and_units)
 	    "bad_request");
 	call_err(&f, 0, "{\"op\":\"sem.acquire\",\"name\":\"S\",\"value\":1.5}",
 	    "bad_request");
-	ck_assert_uint_eq(f.srv.objects.count, 0);
+	ck_assert_uint_eq(f.srv.model.objects.count, 0);
 	r = OK(&f, 0, "{\"op\":\"sem.acquire\",\"name\":\"S\",\"value\":2}");
 	ck_assert(j_bool(r, "acquired"));
 	ck_assert_int_eq(j_int(r, "value"), 1);
@@ -405,7 +405,7 @@ START_TEST(test_sem_create_params_and_units)
 	/* Parameterised: it stays when unused, until deleted. */
 	json_decref(OK(&f, 2, "{\"op\":\"sem.release\",\"name\":\"S\"}"));
 	json_decref(OK(&f, 3, "{\"op\":\"sem.release\",\"name\":\"S\"}"));
-	ck_assert_uint_eq(f.srv.objects.count, 1);
+	ck_assert_uint_eq(f.srv.model.objects.count, 1);
 	ck_assert_int_eq(call_int(&f, 1, "{\"op\":\"sem.value\",\"name\":\"S\"}",
 	    "value"), 4);
 	json_decref(OK(&f, 1, "{\"op\":\"delete\",\"name\":\"S\"}"));
@@ -540,7 +540,7 @@ START_TEST(test_counter_ops)
 	fx_start(&f);
 	ck_assert_int_eq(call_int(&f, 0, "{\"op\":\"counter.get\",\"name\":\"N\"}",
 	    "value"), 0);
-	ck_assert_uint_eq(f.srv.objects.count, 0);
+	ck_assert_uint_eq(f.srv.model.objects.count, 0);
 	ck_assert_int_eq(call_int(&f, 0, "{\"op\":\"counter.add\",\"name\":\"N\","
 	    "\"delta\":5}", "value"), 5);
 	ck_assert_int_eq(call_int(&f, 1, "{\"op\":\"counter.add\",\"name\":\"N\","
@@ -568,11 +568,11 @@ START_TEST(test_counter_ops)
 	    "bad_request");
 	/* Back at zero, it vanishes. */
 	json_decref(OK(&f, 0, "{\"op\":\"counter.set\",\"name\":\"N\",\"value\":0}"));
-	ck_assert_uint_eq(f.srv.objects.count, 0);
+	ck_assert_uint_eq(f.srv.model.objects.count, 0);
 	r = OK(&f, 0, "{\"op\":\"counter.cas\",\"name\":\"Z\",\"expect\":0,\"value\":0}");
 	ck_assert(j_bool(r, "swapped"));
 	json_decref(r);
-	ck_assert_uint_eq(f.srv.objects.count, 0);
+	ck_assert_uint_eq(f.srv.model.objects.count, 0);
 	json_decref(OK(&f, 0, "{\"op\":\"lock.acquire\",\"name\":\"K\"}"));
 	call_err(&f, 0, "{\"op\":\"counter.add\",\"name\":\"K\",\"delta\":1}",
 	    "type_mismatch");
