@@ -77,7 +77,7 @@ LIB_OBJS    = $(BUILD)/pic/client/handle.o $(BUILD)/pic/client/psync.o \
 LIB_LINK    = -L$(BUILD) -lpsync-client -Wl,-rpath,$(abspath $(BUILD))
 JANSSON_LIBS = $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
 
-.PHONY: all deps run check check-once check-repeat check-asan check-valgrind install uninstall clean \
+.PHONY: all deps run check check-once check-layers check-repeat check-asan check-valgrind install uninstall clean \
 	lib examples bench bench-quick bench-deps fuzz stress
 
 all: $(PSYNCD) lib $(PSYNC_CLI) $(CHECK_BIN) examples $(REPLAYS) \
@@ -229,7 +229,7 @@ check-repeat: deps
 	@sh tests/util/check-repeat.sh $(N) $(HOGS) $(MAKE) --no-print-directory check-once
 
 # make check without the dependency step, for check-repeat.
-check-once: all
+check-once: all check-layers
 	sh tests/integration/run-socat-tests.sh $(PSYNCD)
 	sh tests/client/check-snippets.sh
 	sh tests/cli/run-cli-tests.sh $(BUILD)
@@ -244,6 +244,11 @@ check-once: all
 	sh tests/fuzz/run-replays.sh $(BUILD)
 	$(BUILD)/stress/chaos --selftest
 	PSYNCD=$(PSYNCD) $(CHECK_BIN)
+
+# No server source includes a header above its layer (each header says
+# its layer in its opening comment).
+check-layers:
+	sh tests/util/check-layers.sh
 
 # The sanitizers' settings, once: leaks reported, the first UB fatal.
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \

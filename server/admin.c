@@ -1,5 +1,7 @@
 /*
  * admin.c -- the server ops: ping, hello, stat, list, info, delete, cancel.
+ *
+ * Layer 6, dispatch: the server ops, beside dispatch.c.
  */
 #include <errno.h>
 #include <stdlib.h>

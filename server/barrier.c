@@ -7,6 +7,8 @@
  * the next generation.  A timed-out wait breaks it for all, the timed-out
  * party included (as in Python); so does a party's death; a cancelled wait
  * only withdraws its party.
+ *
+ * Layer 5, primitives.
  */
 #include <stdio.h>
 

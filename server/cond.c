@@ -9,6 +9,8 @@
  * pump grants it like any acquirer, depth restored, and only then does the
  * reply {notified, token} go out.  The timeout bounds only the wait for a
  * notify, never the re-acquisition.
+ *
+ * Layer 5, primitives.
  */
 #include "session.h"
 #include "object.h"

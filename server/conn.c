@@ -31,24 +31,27 @@
 
 #include "conn.h"
 #include "dispatch.h"
-#include "server.h"
 #include "session.h"
 #include "xmalloc.h"
 
 static void	conn_readable_cb(evutil_socket_t, short, void *);
 static void	conn_writable_cb(evutil_socket_t, short, void *);
 static void	conn_free(struct conn *);
+static void	conn_close_now(struct conn *);
+static void	conn_pid_exited(struct pidwatch_member *);
+static void	conn_reaper_cb(evutil_socket_t, short, void *);
+static void	conn_flusher_cb(evutil_socket_t, short, void *);
 static void	conn_schedule_flush(struct conn *, bool);
 static void	conn_send_reply(struct session *, const struct reply *, bool);
 static void	conn_send_error(struct conn *, enum psync_err, const char *);
-static int	conn_set_lifetime(struct session *, bool);
-static bool	conn_process_lifetime(const struct session *);
+static int	conn_tie_lifetime(struct session *, bool);
+static bool	conn_tied_to_process(const struct session *);
 
 /* How the model reaches a connection's client. */
 static const struct session_ops conn_session_ops = {
 	.send = conn_send_reply,
-	.set_lifetime = conn_set_lifetime,
-	.process_lifetime = conn_process_lifetime,
+	.set_lifetime = conn_tie_lifetime,
+	.process_lifetime = conn_tied_to_process,
 };
 
 /* The connection that owns session s. */
@@ -65,19 +68,53 @@ conn_of(const struct session *s)
 /* How long a closing connection may take to read its last replies. */
 #define CONN_FLUSH_TIMEOUT	5
 
+int
+conn_set_init(struct conn_set *set, struct event_base *base,
+    struct model *model)
+{
+	memset(set, 0, sizeof(*set));
+	set->base = base;
+	set->model = model;
+	TAILQ_INIT(&set->all);
+	TAILQ_INIT(&set->doomed);
+	TAILQ_INIT(&set->flushq);
+	pidtab_init(&set->pids, base, conn_pid_exited);
+	set->reaper = event_new(base, -1, 0, conn_reaper_cb, set);
+	set->flusher = event_new(base, -1, 0, conn_flusher_cb, set);
+	if (set->reaper == NULL || set->flusher == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+conn_set_free(struct conn_set *set)
+{
+	struct conn	*c;
+
+	/* Connections still flushing are cut now; holds go with them. */
+	while ((c = TAILQ_FIRST(&set->all)) != NULL)
+		conn_close_now(c);
+	pidtab_free(&set->pids);
+	if (set->reaper != NULL)
+		event_free(set->reaper);
+	if (set->flusher != NULL)
+		event_free(set->flusher);
+	set->reaper = set->flusher = NULL;
+}
+
 struct conn *
-conn_accept(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
+conn_accept(struct conn_set *set, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
 	struct conn	*c;
 	char		 msg[160];
 
-	if ((c = conn_new(srv, fd, pid, uid, gid)) == NULL)
+	if ((c = conn_new(set, fd, pid, uid, gid)) == NULL)
 		return (NULL);
 	if (conn_watch_pid(c, true) == -1) {
 		/* Unwatched, its locks could outlive it: refuse instead. */
 		snprintf(msg, sizeof(msg), "cannot watch the connecting "
 		    "process (pid %ld): %s", (long)pid, strerror(errno));
-		log_limited(&srv->cutoffs, LOG_LEVEL_WARN, "session %llu: %s; "
+		log_limited(&set->cutoffs, LOG_LEVEL_WARN, "session %llu: %s; "
 		    "refusing it", (unsigned long long)c->sess.id, msg);
 		conn_send_error(c, PSYNC_ERR_LIMIT, msg);
 		conn_lost(c, true);
@@ -111,12 +148,12 @@ conn_watch_pid(struct conn *c, bool on)
 	int	r;
 
 	if (!on) {
-		pidwatch_detach(&c->srv->pids, &c->watch);
+		pidwatch_detach(&c->set->pids, &c->watch);
 		return (0);
 	}
 	if (pidwatch_attached(&c->watch))
 		return (0);
-	if ((r = pidwatch_attach(&c->srv->pids, &c->watch, c->sess.pid)) ==
+	if ((r = pidwatch_attach(&c->set->pids, &c->watch, c->sess.pid)) ==
 	    1) {
 		log_debug("session %llu: pid %ld exited before it was "
 		    "accepted", (unsigned long long)c->sess.id,
@@ -127,7 +164,8 @@ conn_watch_pid(struct conn *c, bool on)
 	return (r);
 }
 
-void
+/* pidwatch's callback: c's connecting process has exited. */
+static void
 conn_pid_exited(struct pidwatch_member *m)
 {
 	struct conn	*c = (struct conn *)(void *)((char *)m -
@@ -139,18 +177,18 @@ conn_pid_exited(struct pidwatch_member *m)
 }
 
 struct conn *
-conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
+conn_new(struct conn_set *set, int fd, pid_t pid, uid_t uid, gid_t gid)
 {
 	struct conn	*c;
 
 	c = xcalloc(1, sizeof(*c));
-	c->srv = srv;
+	c->set = set;
 	c->fd = fd;
 	if ((c->in = evbuffer_new()) == NULL ||
 	    (c->out = evbuffer_new()) == NULL ||
-	    event_assign(&c->rev, srv->base, fd, EV_READ | EV_PERSIST,
+	    event_assign(&c->rev, set->base, fd, EV_READ | EV_PERSIST,
 	    conn_readable_cb, c) == -1 ||
-	    event_assign(&c->wev, srv->base, fd, EV_WRITE | EV_PERSIST,
+	    event_assign(&c->wev, set->base, fd, EV_WRITE | EV_PERSIST,
 	    conn_writable_cb, c) == -1 ||
 	    event_add(&c->rev, NULL) == -1) {
 		log_error("conn_new: cannot watch the socket");
@@ -163,22 +201,22 @@ conn_new(struct server *srv, int fd, pid_t pid, uid_t uid, gid_t gid)
 		free(c);
 		return (NULL);
 	}
-	session_open(&srv->model, &c->sess, &conn_session_ops, pid, uid, gid);
-	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-	srv->nconns++;
+	session_open(c->set->model, &c->sess, &conn_session_ops, pid, uid, gid);
+	TAILQ_INSERT_TAIL(&set->all, c, entry);
+	set->n++;
 	log_debug("session %llu opened: pid %ld uid %lu",
 	    (unsigned long long)c->sess.id, (long)pid, (unsigned long)uid);
 	return (c);
 }
 
 static int
-conn_set_lifetime(struct session *s, bool process)
+conn_tie_lifetime(struct session *s, bool process)
 {
 	return (conn_watch_pid(conn_of(s), process));
 }
 
 static bool
-conn_process_lifetime(const struct session *s)
+conn_tied_to_process(const struct session *s)
 {
 	return (pidwatch_attached(&conn_of(s)->watch));
 }
@@ -210,10 +248,10 @@ conn_send_reply(struct session *s, const struct reply *reply, bool first)
 	 * The cap bounds what piles up, checked before adding, so that one
 	 * large reply (a list of many objects) still goes out whole.
 	 */
-	if (evbuffer_get_length(out) > c->srv->cfg.max_output) {
-		log_limited(&c->srv->cutoffs, LOG_LEVEL_WARN, "session %llu: "
+	if (evbuffer_get_length(out) > c->set->max_output) {
+		log_limited(&c->set->cutoffs, LOG_LEVEL_WARN, "session %llu: "
 		    "over %zu bytes of unread replies; closing it",
-		    (unsigned long long)c->sess.id, c->srv->cfg.max_output);
+		    (unsigned long long)c->sess.id, c->set->max_output);
 		conn_doom(c);
 		return;
 	}
@@ -248,26 +286,26 @@ fail:
 static void
 conn_schedule_flush(struct conn *c, bool first)
 {
-	struct server	*srv = c->srv;
+	struct conn_set	*set = c->set;
 
 	if (c->flags & CONN_FLUSH) {
-		if (!first || TAILQ_FIRST(&srv->flushq) == c)
+		if (!first || TAILQ_FIRST(&set->flushq) == c)
 			return;
-		TAILQ_REMOVE(&srv->flushq, c, flush_entry);
-	} else if (TAILQ_EMPTY(&srv->flushq))
-		event_active(srv->flusher, 0, 0);
+		TAILQ_REMOVE(&set->flushq, c, flush_entry);
+	} else if (TAILQ_EMPTY(&set->flushq))
+		event_active(set->flusher, 0, 0);
 	c->flags |= CONN_FLUSH;
 	if (first)
-		TAILQ_INSERT_HEAD(&srv->flushq, c, flush_entry);
+		TAILQ_INSERT_HEAD(&set->flushq, c, flush_entry);
 	else
-		TAILQ_INSERT_TAIL(&srv->flushq, c, flush_entry);
+		TAILQ_INSERT_TAIL(&set->flushq, c, flush_entry);
 }
 
 static void
 conn_unschedule_flush(struct conn *c)
 {
 	if (c->flags & CONN_FLUSH) {
-		TAILQ_REMOVE(&c->srv->flushq, c, flush_entry);
+		TAILQ_REMOVE(&c->set->flushq, c, flush_entry);
 		c->flags &= ~CONN_FLUSH;
 	}
 }
@@ -342,12 +380,20 @@ conn_writable_cb(evutil_socket_t fd, short what, void *arg)
 		conn_doom(c);
 }
 
-void
-conn_flush_all(struct server *srv)
+/*
+ * Write every connection's queued replies now, before the loop polls
+ * again (as Redis does before sleeping), instead of waiting a loop turn
+ * for each socket to be reported writable.
+ */
+static void
+conn_flusher_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct conn_set	*set = arg;
 	struct conn	*c;
 
-	while ((c = TAILQ_FIRST(&srv->flushq)) != NULL)
+	(void)fd;
+	(void)what;
+	while ((c = TAILQ_FIRST(&set->flushq)) != NULL)
 		conn_flush(c);
 }
 
@@ -357,16 +403,20 @@ conn_doom(struct conn *c)
 	if (c->flags & (CONN_DOOMED | CONN_CLOSING))
 		return;
 	c->flags |= CONN_DOOMED;
-	TAILQ_INSERT_TAIL(&c->srv->doomed, c, doomed_entry);
-	event_active(c->srv->reaper, 0, 0);
+	TAILQ_INSERT_TAIL(&c->set->doomed, c, doomed_entry);
+	event_active(c->set->reaper, 0, 0);
 }
 
-void
-conn_reap(struct server *srv)
+/* Close every doomed connection, from the top of the loop. */
+static void
+conn_reaper_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct conn_set	*set = arg;
 	struct conn	*c;
 
-	while ((c = TAILQ_FIRST(&srv->doomed)) != NULL)
+	(void)fd;
+	(void)what;
+	while ((c = TAILQ_FIRST(&set->doomed)) != NULL)
 		conn_lost(c, false);
 }
 
@@ -392,15 +442,15 @@ conn_process_input(struct conn *c, bool at_eof)
 	if ((buf = (const char *)evbuffer_pullup(in, -1)) == NULL)
 		return (-1);
 	while (off < size && !(c->flags & (CONN_DOOMED | CONN_CLOSING)) &&
-	    !c->srv->stopping) {
+	    !c->set->stopping) {
 		switch (psync_frame_next(buf + off, size - off,
-		    c->srv->cfg.max_line, at_eof, &line)) {
+		    c->set->max_line, at_eof, &line)) {
 		case PSYNC_FRAME_PARTIAL:
 			goto out;
 		case PSYNC_FRAME_TOO_LARGE:
 			snprintf(msg, sizeof(msg), "request line over %zu "
 			    "bytes; closing the connection",
-			    c->srv->cfg.max_line);
+			    c->set->max_line);
 			conn_send_error(c, PSYNC_ERR_TOO_LARGE, msg);
 			log_info("session %llu: %s",
 			    (unsigned long long)c->sess.id, msg);
@@ -410,13 +460,13 @@ conn_process_input(struct conn *c, bool at_eof)
 		case PSYNC_FRAME_LINE:
 			off += line.consumed;
 			if (!psync_line_blank(line.start, line.len))
-				dispatch_line(&c->srv->model, &c->sess,
+				dispatch_line(c->set->model, &c->sess,
 				    line.start, line.len);
 			/*
 			 * Handled: no longer buffered input, so that a stat
 			 * later in the same read counts only what is left.
 			 */
-			c->srv->input_total -= line.consumed;
+			c->set->input_total -= line.consumed;
 			drained += line.consumed;
 			break;
 		}
@@ -424,7 +474,7 @@ conn_process_input(struct conn *c, bool at_eof)
 out:
 	if (evbuffer_drain(in, off) == -1)
 		rc = -1;
-	c->srv->input_total -= off - drained;
+	c->set->input_total -= off - drained;
 	return (rc);
 }
 
@@ -436,10 +486,10 @@ out:
 static void
 conn_over_budget(struct conn *c)
 {
-	log_limited(&c->srv->cutoffs, LOG_LEVEL_WARN, "session %llu: "
+	log_limited(&c->set->cutoffs, LOG_LEVEL_WARN, "session %llu: "
 	    "unfinished lines over all connections passed %zu bytes "
 	    "(--max-input-total); closing it",
-	    (unsigned long long)c->sess.id, c->srv->cfg.max_input_total);
+	    (unsigned long long)c->sess.id, c->set->max_input_total);
 	conn_send_error(c, PSYNC_ERR_LIMIT, "the daemon's input "
 	    "budget is used up by unfinished lines; closing");
 	conn_lost(c, true);
@@ -462,8 +512,8 @@ conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	have = evbuffer_get_length(in);
-	room = c->srv->cfg.max_line + 2 > have ?
-	    c->srv->cfg.max_line + 2 - have : 1;
+	room = c->set->max_line + 2 > have ?
+	    c->set->max_line + 2 - have : 1;
 	if (room > CONN_READ_MAX)
 		room = CONN_READ_MAX;
 	if (evbuffer_reserve_space(in, (ev_ssize_t)room, &vec, 1) != 1) {
@@ -474,12 +524,12 @@ conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 	if (n > 0) {
 		vec.iov_len = (size_t)n;
 		evbuffer_commit_space(in, &vec, 1);
-		c->srv->input_total += (size_t)n;
+		c->set->input_total += (size_t)n;
 	}
 	if (n > 0) {
 		if (conn_process_input(c, false) == -1)
 			conn_lost(c, true);
-		else if (c->srv->input_total > c->srv->cfg.max_input_total)
+		else if (c->set->input_total > c->set->max_input_total)
 			conn_over_budget(c);
 	} else if (n == 0) {
 		/* End of input: the final line without "\n" counts too. */
@@ -495,14 +545,14 @@ conn_readable_cb(evutil_socket_t fd, short what, void *arg)
 void
 conn_lost(struct conn *c, bool flush)
 {
-	struct server	*srv = c->srv;
+	struct conn_set	*set = c->set;
 	struct timeval	 tv = { CONN_FLUSH_TIMEOUT, 0 };
 	char		 released[512] = "";
 
 	if (c->flags & CONN_CLOSING)
 		return;
 	if (c->flags & CONN_DOOMED)
-		TAILQ_REMOVE(&srv->doomed, c, doomed_entry);
+		TAILQ_REMOVE(&set->doomed, c, doomed_entry);
 	c->flags = (c->flags & ~CONN_DOOMED) | CONN_CLOSING;
 	if (event_del(&c->rev) == -1)
 		log_warn("session %llu: event_del failed",
@@ -523,7 +573,8 @@ conn_lost(struct conn *c, bool flush)
 	conn_free(c);
 }
 
-void
+/* Close c at once, whatever its state (daemon exit). */
+static void
 conn_close_now(struct conn *c)
 {
 	if (c->flags & CONN_CLOSING)
@@ -535,13 +586,13 @@ conn_close_now(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
-	struct server	*srv = c->srv;
+	struct conn_set	*set = c->set;
 
 	conn_unschedule_flush(c);
-	pidwatch_detach(&srv->pids, &c->watch);
-	TAILQ_REMOVE(&srv->conns, c, entry);
-	srv->nconns--;
-	srv->input_total -= evbuffer_get_length(c->in);
+	pidwatch_detach(&set->pids, &c->watch);
+	TAILQ_REMOVE(&set->all, c, entry);
+	set->n--;
+	set->input_total -= evbuffer_get_length(c->in);
 	if (event_del(&c->rev) == -1)
 		log_warn("session %llu: event_del (read) failed",
 		    (unsigned long long)c->sess.id);
@@ -555,5 +606,6 @@ conn_free(struct conn *c)
 		    (unsigned long long)c->sess.id, strerror(errno));
 	session_lost(&c->sess);		/* a no-op unless conn_lost skipped */
 	free(c);
-	server_conn_gone(srv);
+	if (set->gone != NULL)
+		set->gone(set);
 }

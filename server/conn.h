@@ -19,15 +19,16 @@
 #include <event2/event_struct.h>
 #include <jansson.h>
 
+#include "log.h"
 #include "pidwatch.h"
 #include "reply.h"
 #include "session.h"
 
 struct evbuffer;
-struct server;
+struct model;
 
 struct conn {
-	struct server		*srv;
+	struct conn_set		*set;		/* the set it belongs to */
 	int			 fd;		/* the socket, owned */
 	struct evbuffer		*in;		/* bytes of unfinished lines */
 	struct evbuffer		*out;		/* replies not yet written */
@@ -47,13 +48,49 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 
 /*
+ * Every connection of one daemon, and what they share: the loop, the
+ * model their sessions live in, the pid watches, the write and close
+ * queues run at the top of each loop turn, the input budget.
+ */
+struct conn_set {
+	struct event_base	*base;		/* borrowed */
+	struct model		*model;		/* borrowed */
+	struct pidtab		 pids;		/* connecting processes */
+	struct conn_list	 all;
+	struct conn_list	 doomed;	/* closed by the reaper */
+	struct conn_list	 flushq;	/* replies to write this turn */
+	struct event		*reaper;
+	struct event		*flusher;
+	unsigned		 n;		/* connections in all */
+	size_t			 input_total;	/* buffered input, all conns */
+	struct log_limit	 cutoffs;	/* clients cut off by a cap */
+	size_t			 max_line;	/* --max-line */
+	size_t			 max_output;	/* --max-output */
+	size_t			 max_input_total; /* --max-input-total */
+	bool			 stopping;	/* run no more requests */
+	/* A connection has been freed (NULL: nothing to do). */
+	void			(*gone)(struct conn_set *);
+};
+
+/*
+ * Initialise set on base for sessions in model (both borrowed), with no
+ * connection.  The caller sets the limits.  Returns 0, or -1 if its
+ * events cannot be made.
+ */
+int		 conn_set_init(struct conn_set *, struct event_base *base,
+		    struct model *model);
+
+/* Close every connection at once, whatever its state; free the set. */
+void		 conn_set_free(struct conn_set *);
+
+/*
  * Make a connection of fd, a non-blocking stream socket whose peer
  * credentials are pid/uid/gid.  The connection owns fd from now on
  * (closed with it).  Its session is not yet tied to pid (see
  * conn_watch_pid: the unit tests' peers have made-up pids).  Returns
  * NULL (fd closed) if its buffers or events cannot be made.
  */
-struct conn	*conn_new(struct server *, int fd, pid_t pid, uid_t uid,
+struct conn	*conn_new(struct conn_set *, int fd, pid_t pid, uid_t uid,
 		    gid_t gid);
 
 /*
@@ -61,7 +98,7 @@ struct conn	*conn_new(struct server *, int fd, pid_t pid, uid_t uid,
  * that cannot be watched is refused with a limit error.  Returns the
  * connection, or NULL (fd closed, or the refusal under way).
  */
-struct conn	*conn_accept(struct server *, int fd, pid_t pid, uid_t uid,
+struct conn	*conn_accept(struct conn_set *, int fd, pid_t pid, uid_t uid,
 		    gid_t gid);
 
 /*
@@ -78,18 +115,6 @@ void		 conn_doom(struct conn *);
  */
 void		 conn_lost(struct conn *, bool flush);
 
-/* Close c at once, whatever its state (daemon exit). */
-void		 conn_close_now(struct conn *);
-
-/* Reaper callback: close every doomed connection. */
-void		 conn_reap(struct server *);
-
-/*
- * Flusher callback: write every connection's queued replies now, before
- * the loop polls again (as Redis does before sleeping), instead of
- * waiting a loop turn for each socket to be reported writable.
- */
-void		 conn_flush_all(struct server *);
 
 /*
  * Tie c's session to the life of its connecting process (the default for
@@ -98,8 +123,5 @@ void		 conn_flush_all(struct server *);
  * "connection").  Returns 0, or -1 with errno if it cannot be watched.
  */
 int		 conn_watch_pid(struct conn *, bool on);
-
-/* pidwatch's callback: c's connecting process has exited. */
-void		 conn_pid_exited(struct pidwatch_member *);
 
 #endif

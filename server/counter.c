@@ -2,6 +2,8 @@
  * counter.c -- counter: a signed 64-bit integer with atomic get, set, add
  * and compare-and-swap (what multiprocessing.Value lacks).  Zero when
  * fresh: a counter back at zero vanishes, and one never created reads 0.
+ *
+ * Layer 5, primitives.
  */
 #include "session.h"
 #include "object.h"

@@ -1,5 +1,7 @@
 /*
  * deadlock.h -- cycle detection in the wait-for graph.
+ *
+ * Layer 3, model: includes object, session, util.
  */
 #ifndef PSYNCD_DEADLOCK_H
 #define PSYNCD_DEADLOCK_H

@@ -3,6 +3,8 @@
  *
  * A flag, clear when fresh.  Setting it wakes every waiter at once; a
  * clear event without waiters vanishes.
+ *
+ * Layer 5, primitives.
  */
 #include "session.h"
 #include "object.h"

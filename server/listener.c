@@ -1,6 +1,8 @@
 /*
  * listener.c -- the listening socket: its directory, the lock beside it,
  * bind, accept, peer credentials and the connection limit.
+ *
+ * Layer 8, daemon: declared in server.h.
  */
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -373,17 +375,17 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		listener_refuse(srv, fd, PSYNC_ERR_FORBIDDEN, msg);
 		return;
 	}
-	if (srv->nconns >= srv->cfg.max_connections) {
+	if (srv->clients.n >= srv->cfg.max_connections) {
 		log_limited(&srv->refusals, LOG_LEVEL_WARN, "connection limit "
 		    "(%u) reached; refusing pid %ld uid %lu",
 		    srv->cfg.max_connections, (long)cred.pid,
 		    (unsigned long)cred.uid);
 		snprintf(msg, sizeof(msg), "connection limit reached: %u "
-		    "connections (--max-connections)", srv->nconns);
+		    "connections (--max-connections)", srv->clients.n);
 		listener_refuse(srv, fd, PSYNC_ERR_LIMIT, msg);
 		return;
 	}
-	conn_accept(srv, fd, cred.pid, cred.uid, cred.gid);
+	conn_accept(&srv->clients, fd, cred.pid, cred.uid, cred.gid);
 }
 
 static void

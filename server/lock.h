@@ -4,6 +4,8 @@
  * A lock and an rlock are the same machine, an object with at most one
  * owning connection and a FIFO of acquirers; an rlock also counts
  * re-entries.  lock.c implements it once; rlock.c names the rlock ops.
+ *
+ * Layer 5, primitives: includes prim, object and below.
  */
 #ifndef PSYNCD_LOCK_H
 #define PSYNCD_LOCK_H

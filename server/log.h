@@ -1,5 +1,7 @@
 /*
  * log.h -- leveled logging to stderr.
+ *
+ * Layer 0, util: libc only.
  */
 #ifndef PSYNCD_LOG_H
 #define PSYNCD_LOG_H

@@ -1,5 +1,7 @@
 /*
  * main.c -- psyncd: flags, startup, and the exit code.
+ *
+ * Layer 8, daemon.
  */
 #include <errno.h>
 #include <getopt.h>

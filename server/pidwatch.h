@@ -8,6 +8,8 @@
  * one more event in the loop; when it becomes readable the process has
  * exited and every member is told.  This module knows nothing of
  * connections: a member is embedded in whatever the caller watches for.
+ *
+ * Layer 0, util: libevent only.
  */
 #ifndef PSYNCD_PIDWATCH_H
 #define PSYNCD_PIDWATCH_H

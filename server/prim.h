@@ -1,7 +1,7 @@
 /*
  * prim.h -- what the blocking primitives share: the acquire skeleton.
  *
- * Layer: prim (uses object, wait, deadlock, request).  Each primitive
+ * Layer 4, prim: includes object, wait, deadlock, request.  Each primitive
  * describes its acquire by a struct acquire and calls prim_acquire();
  * the order of the steps, and so the contract's answers, is one.
  */

@@ -2,7 +2,7 @@
  * reply.h -- one reply line, built on the stack and encoded straight into
  * the connection's output buffer.
  *
- * Layer: util (uses jansson and proto/ only).
+ * Layer 0, util: includes jansson and proto/ only.
  *
  * A reply is {"id":..., "ok":true, <fields>...} or {"id":..., "ok":false,
  * "error":..., "message":...}.  The fields every hot request answers with

@@ -3,6 +3,8 @@
  *
  * The lock machine of lock.c with re-entry: the holder acquires again at
  * once (same token, depth + 1) and must release as many times.
+ *
+ * Layer 5, primitives.
  */
 #include "lock.h"
 #include "object.h"

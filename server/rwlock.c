@@ -4,6 +4,8 @@
  * Strictly FIFO: a waiting writer blocks the readers behind it, so
  * writers never starve, and the readers at the head of the queue are
  * granted together.  Each hold (one per connection) has its own token.
+ *
+ * Layer 5, primitives.
  */
 #include <stdlib.h>
 #include <string.h>

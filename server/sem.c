@@ -11,6 +11,8 @@
  * consumer that takes a producer's signal and exits does not give it
  * back.  A bounded semaphore never goes above its initial value, the
  * units held counted.
+ *
+ * Layer 5, primitives.
  */
 #include <stdlib.h>
 

@@ -23,9 +23,8 @@
 #define STOP_GRACE_SECS	2
 
 static void	server_signal_cb(evutil_socket_t, short, void *);
-static void	server_reaper_cb(evutil_socket_t, short, void *);
 static void	server_stop_timer_cb(evutil_socket_t, short, void *);
-static void	server_flusher_cb(evutil_socket_t, short, void *);
+static void	server_conn_gone(struct conn_set *);
 static void	server_describe(const struct model *, json_t *);
 
 void
@@ -50,9 +49,6 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 	srv->cfg = *cfg;
 	srv->lock_fd = -1;
 	srv->notify_fd = -1;
-	TAILQ_INIT(&srv->conns);
-	TAILQ_INIT(&srv->doomed);
-	TAILQ_INIT(&srv->flushq);
 	TAILQ_INIT(&srv->refused);
 	if (clock_gettime(CLOCK_MONOTONIC, &srv->started) == -1) {
 		snprintf(cause, size, "clock_gettime: %s", strerror(errno));
@@ -79,18 +75,14 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 	}
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
-	srv->reaper = event_new(srv->base, -1, 0, server_reaper_cb, srv);
-	srv->flusher = event_new(srv->base, -1, 0, server_flusher_cb, srv);
 	srv->stop_timer = evtimer_new(srv->base, server_stop_timer_cb, srv);
 	if (srv->sig_term == NULL || srv->sig_int == NULL ||
-	    srv->reaper == NULL || srv->stop_timer == NULL ||
-	    srv->flusher == NULL ||
+	    srv->stop_timer == NULL ||
 	    evsignal_add(srv->sig_term, NULL) == -1 ||
 	    evsignal_add(srv->sig_int, NULL) == -1) {
 		snprintf(cause, size, "cannot set up signal events");
 		return (-1);
 	}
-	pidtab_init(&srv->pids, srv->base, conn_pid_exited);
 	if (model_init(&srv->model, srv->base, cfg->state_file, cause,
 	    size) == -1)
 		return (-1);
@@ -98,6 +90,14 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 	srv->model.max_pending = cfg->max_pending;
 	srv->model.describe_owner = server_describe;
 	dispatch_init(srv->model.handlers);
+	if (conn_set_init(&srv->clients, srv->base, &srv->model) == -1) {
+		snprintf(cause, size, "cannot set up the connection events");
+		return (-1);
+	}
+	srv->clients.max_line = cfg->max_line;
+	srv->clients.max_output = cfg->max_output;
+	srv->clients.max_input_total = cfg->max_input_total;
+	srv->clients.gone = server_conn_gone;
 	return (0);
 }
 
@@ -131,6 +131,7 @@ server_stop(struct server *srv)
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
+	srv->clients.stopping = true;
 	systemd_notify(srv, "STOPPING=1");
 	listener_close(srv);
 	/*
@@ -138,13 +139,13 @@ server_stop(struct server *srv)
 	 * no hold released below is handed to anyone; then each connection
 	 * flushes its replies and closes.
 	 */
-	TAILQ_FOREACH(c, &srv->conns, entry)
+	TAILQ_FOREACH(c, &srv->clients.all, entry)
 		session_fail_waits(&c->sess, WAIT_SHUTDOWN);
-	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+	for (c = TAILQ_FIRST(&srv->clients.all); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_lost(c, true);
 	}
-	if (srv->nconns == 0)
+	if (srv->clients.n == 0)
 		event_base_loopbreak(srv->base);
 	else if (evtimer_add(srv->stop_timer, &grace) == -1)
 		event_base_loopbreak(srv->base);
@@ -165,10 +166,10 @@ server_describe(const struct model *m, json_t *out)
 	json_object_set_new(out, "uptime", json_real(
 	    (double)(now.tv_sec - srv->started.tv_sec) +
 	    (double)(now.tv_nsec - srv->started.tv_nsec) / 1e9));
-	json_object_set_new(out, "connections", json_integer(srv->nconns));
+	json_object_set_new(out, "connections", json_integer(srv->clients.n));
 	/* What unfinished lines hold of --max-input-total now. */
 	json_object_set_new(out, "input_buffered",
-	    json_integer((json_int_t)srv->input_total));
+	    json_integer((json_int_t)srv->clients.input_total));
 	if ((limits = json_object_get(out, "limits")) == NULL)
 		return;
 	json_object_set_new(limits, "max_connections",
@@ -181,27 +182,15 @@ server_describe(const struct model *m, json_t *out)
 	    json_integer((json_int_t)srv->cfg.max_input_total));
 }
 
-void
-server_conn_gone(struct server *srv)
+/* A conn has been freed: the stop completes when the last one goes. */
+static void
+server_conn_gone(struct conn_set *set)
 {
-	if (srv->stopping && srv->nconns == 0)
+	struct server	*srv = (struct server *)(void *)((char *)set -
+			    offsetof(struct server, clients));
+
+	if (srv->stopping && srv->clients.n == 0)
 		event_base_loopbreak(srv->base);
-}
-
-static void
-server_reaper_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	conn_reap(arg);
-}
-
-static void
-server_flusher_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	conn_flush_all(arg);
 }
 
 static void
@@ -212,15 +201,13 @@ server_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_warn("%u clients did not read their last replies within %d s",
-	    srv->nconns, STOP_GRACE_SECS);
+	    srv->clients.n, STOP_GRACE_SECS);
 	event_base_loopbreak(srv->base);
 }
 
 void
 server_free(struct server *srv)
 {
-	struct conn	*c;
-
 	/* From here on SIGTERM and SIGINT are ignored (see server_init). */
 	if (srv->sig_term != NULL)
 		event_free(srv->sig_term);
@@ -228,17 +215,10 @@ server_free(struct server *srv)
 		event_free(srv->sig_int);
 	srv->sig_term = srv->sig_int = NULL;
 
-	/* Connections still flushing are cut now; holds go with them. */
-	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
-		conn_close_now(c);
+	conn_set_free(&srv->clients);
 	object_free_all(&srv->model);
-	pidtab_free(&srv->pids);
 	listener_cleanup(srv);
 	systemd_free(srv);
-	if (srv->reaper != NULL)
-		event_free(srv->reaper);
-	if (srv->flusher != NULL)
-		event_free(srv->flusher);
 	if (srv->stop_timer != NULL)
 		event_free(srv->stop_timer);
 	if (srv->base != NULL)

@@ -72,19 +72,11 @@ struct server {
 
 	struct event		*sig_term;
 	struct event		*sig_int;
-	struct event		*reaper;
 	struct event		*stop_timer;
 
-	struct pidtab		 pids;		/* connecting processes */
 
-	struct conn_list	 conns;
-	struct conn_list	 doomed;
-	struct conn_list	 flushq;	/* replies to write this turn */
-	struct event		*flusher;
-	unsigned		 nconns;
+	struct conn_set		 clients;	/* every connection */
 
-	size_t			 input_total;	/* buffered input, all conns */
-	struct log_limit	 cutoffs;	/* clients cut off by a cap */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	bool			 stopping;
 	int			 exit_code;
@@ -109,9 +101,6 @@ void	server_stop(struct server *);
 
 /* Free everything server_init and the loop made; unlink the socket. */
 void	server_free(struct server *);
-
-/* A conn has been freed: the stop completes when the last one goes. */
-void	server_conn_gone(struct server *);
 
 /* listener.c */
 

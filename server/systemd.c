@@ -90,7 +90,7 @@ systemd_status_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	snprintf(status, sizeof(status), "STATUS=%u connections, %zu objects, "
-	    "%llu requests served", srv->nconns, srv->model.objects.count,
+	    "%llu requests served", srv->clients.n, srv->model.objects.count,
 	    (unsigned long long)srv->model.ops);
 	systemd_notify(srv, status);
 }

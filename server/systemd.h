@@ -2,6 +2,8 @@
  * systemd.h -- socket activation and readiness notification, spoken
  * directly (sd_listen_fds(3) and sd_notify(3) protocols) so that psyncd
  * needs no libsystemd and runs the same where there is no systemd.
+ *
+ * Layer 8, daemon: includes server.h.
  */
 #ifndef PSYNCD_SYSTEMD_H
 #define PSYNCD_SYSTEMD_H

@@ -1,5 +1,7 @@
 /*
  * token.h -- fencing tokens, strictly increasing across restarts.
+ *
+ * Layer 0, util: libc only.
  */
 #ifndef PSYNCD_TOKEN_H
 #define PSYNCD_TOKEN_H

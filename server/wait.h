@@ -6,6 +6,8 @@
  * optional deadline timer.  Every way it can end goes through one function
  * in wait.c, which unlinks it, stops the timer, sends its one reply (none
  * if the session is over) and frees it.
+ *
+ * Layer 3, model: includes proto/ and util.
  */
 #ifndef PSYNCD_WAIT_H
 #define PSYNCD_WAIT_H

@@ -5,6 +5,8 @@
  * it aborts with a message instead of threading NULL through every path.
  * (The one exception is the name table, which rolls back an insert that
  * fails and answers "internal".)  The client library never uses these.
+ *
+ * Layer 0, util: includes log.h.
  */
 #ifndef PSYNCD_XMALLOC_H
 #define PSYNCD_XMALLOC_H

@@ -45,7 +45,7 @@ conn_alive(struct server *srv, const struct conn *c)
 {
 	struct conn	*x;
 
-	TAILQ_FOREACH(x, &srv->conns, entry) {
+	TAILQ_FOREACH(x, &srv->clients.all, entry) {
 		if (x == c)
 			return (!(x->flags & CONN_CLOSING));
 	}
@@ -61,7 +61,7 @@ fz_open(struct server *srv, struct fz_client *k, int pid)
 	    sv) == -1)
 		abort();
 	k->fd = sv[1];
-	k->c = conn_new(srv, sv[0], pid, 1000, 1000);
+	k->c = conn_new(&srv->clients, sv[0], pid, 1000, 1000);
 }
 
 void

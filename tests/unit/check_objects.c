@@ -486,11 +486,11 @@ START_TEST(test_output_cap)
 	 * the (smallest) socket buffers are full, in the daemon's output.
 	 */
 	peer_shrink_buffers(&p[0]);
-	for (i = 0; i < 100000 && srv.nconns == 2; i++)
+	for (i = 0; i < 100000 && srv.clients.n == 2; i++)
 		peer_send(&srv, &p[0], "{\"op\":\"ping\"}");
 	event_base_loop(srv.base, EVLOOP_NONBLOCK);
 	/* Cut off: its lock went to the waiter. */
-	ck_assert_uint_eq(srv.nconns, 1);
+	ck_assert_uint_eq(srv.clients.n, 1);
 	r = peer_recv(&p[1]);
 	ck_ok(r);
 	ck_assert(j_bool(r, "acquired"));
@@ -540,11 +540,11 @@ START_TEST(test_output_backs_up_and_drains)
 		peer_send(&srv, &p, "{\"op\":\"ping\"}");
 		sent++;
 	}
-	while (got < sent && srv.nconns == 1) {
+	while (got < sent && srv.clients.n == 1) {
 		event_base_loop(srv.base, EVLOOP_NONBLOCK);
 		got += count_replies(&p);
 	}
-	ck_assert_uint_eq(srv.nconns, 1);
+	ck_assert_uint_eq(srv.clients.n, 1);
 	ck_assert_int_eq(got, sent);
 	/* Drained, the write event is no longer watched. */
 	ck_assert_uint_eq(evbuffer_get_length(p.c->out), 0);
@@ -557,7 +557,7 @@ START_TEST(test_output_backs_up_and_drains)
 	errno = 0;	/* not a stale EAGAIN from this test's own reads */
 	event_active(&p.c->wev, EV_WRITE, 0);
 	event_base_loop(srv.base, EVLOOP_NONBLOCK);
-	ck_assert_uint_eq(srv.nconns, 1);
+	ck_assert_uint_eq(srv.clients.n, 1);
 	json_decref(ok_call(&srv, &p, "{\"op\":\"ping\"}"));
 	srv_finish(&srv, &p, 1);
 }

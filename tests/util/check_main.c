@@ -16,6 +16,7 @@ main(void)
 
 	sr = srunner_create(proto_suite());
 	srunner_add_suite(sr, objects_suite());
+	srunner_add_suite(sr, session_suite());
 	srunner_add_suite(sr, primitives_suite());
 	srunner_add_suite(sr, server_suite());
 	srunner_add_suite(sr, lock_suite());

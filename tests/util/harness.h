@@ -130,6 +130,7 @@ const char	*j_dump(json_t *r);
 /* Suites. */
 Suite	*proto_suite(void);
 Suite	*objects_suite(void);
+Suite	*session_suite(void);
 Suite	*primitives_suite(void);
 Suite	*primitives_int_suite(void);
 Suite	*model_suite(void);

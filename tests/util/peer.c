@@ -44,7 +44,7 @@ peer_open(struct server *srv, struct peer *p, pid_t pid)
 	p->srv = srv;
 	p->fd = sv[1];
 	ck_assert_ptr_nonnull(p->in = evbuffer_new());
-	p->c = conn_new(srv, sv[0], pid, 1000, 1000);
+	p->c = conn_new(&srv->clients, sv[0], pid, 1000, 1000);
 	ck_assert_ptr_nonnull(p->c);
 }
 
