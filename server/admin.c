@@ -36,8 +36,8 @@ admin_hello(struct request *rq)
 	size_t		 lifelen;
 	int		 watch = -1;
 
-	if (rq_opt_string(rq, "client", &name, &len) == -1 ||
-	    rq_opt_string(rq, "lifetime", &life, &lifelen) == -1)
+	if (rq_opt_string(rq, "client", &name, &len) != HR_DONE ||
+	    rq_opt_string(rq, "lifetime", &life, &lifelen) != HR_DONE)
 		return (HR_ERROR);
 	if (name != NULL && !psync_name_check(name, len, why, sizeof(why)))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
@@ -132,7 +132,7 @@ admin_list(struct request *rq)
 	size_t		 plen, n = 0, i;
 	json_t		*list;
 
-	if (rq_opt_string(rq, "prefix", &prefix, &plen) == -1)
+	if (rq_opt_string(rq, "prefix", &prefix, &plen) != HR_DONE)
 		return (HR_ERROR);
 	/* Sorted by name, so that the output is stable. */
 	v = xcalloc(rq->model->objects.count, sizeof(*v));
@@ -187,13 +187,12 @@ admin_info(struct request *rq)
 	const char	*name;
 	size_t		 len;
 	json_t		*d;
-	char		 q[96];
 
-	if (rq_name(rq, "name", &name, &len) == -1)
+	if (rq_name(rq, "name", &name, &len) != HR_DONE)
 		return (HR_ERROR);
 	if ((o = object_find(rq->model, name, len)) == NULL)
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object '%s'",
-		    quote(q, sizeof(q), name, len)));
+		    QUOTED(name, len)));
 	d = object_describe(rq->model, o, true);
 	if (o->pins > 0)
 		describe_pinning_waits(rq->model, o,
@@ -210,18 +209,17 @@ admin_delete(struct request *rq)
 	const char	*name;
 	size_t		 len;
 	bool		 force;
-	char		 q[96];
 
-	if (rq_name(rq, "name", &name, &len) == -1 ||
-	    rq_bool(rq, "force", false, &force) == -1)
+	if (rq_name(rq, "name", &name, &len) != HR_DONE ||
+	    rq_bool(rq, "force", false, &force) != HR_DONE)
 		return (HR_ERROR);
 	if ((o = object_find(rq->model, name, len)) == NULL)
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object '%s'",
-		    quote(q, sizeof(q), name, len)));
+		    QUOTED(name, len)));
 	if (!force && (o->nholders > 0 || o->nwaiters > 0 || o->pins > 0))
 		return (rq_fail(rq, PSYNC_ERR_BUSY, "%s '%s' has %u holder%s "
 		    "and %u waiter%s; use force to delete it", o->type->name,
-		    quote(q, sizeof(q), name, len), o->nholders,
+		    QUOTED(name, len), o->nholders,
 		    o->nholders == 1 ? "" : "s", o->nwaiters + o->pins,
 		    o->nwaiters + o->pins == 1 ? "" : "s"));
 	object_delete(rq->model, o);

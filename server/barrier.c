@@ -57,22 +57,22 @@ static const struct params barrier_params = {
 	.apply = barrier_apply,
 };
 
-static int
+static enum hret
 barrier_get(struct request *rq, struct object **out)
 {
 	json_int_t	 parties;
 	bool		 has;
 
 	has = json_object_get(rq->json, "parties") != NULL;
-	if (rq_int(rq, "parties", false, 0, &parties) == -1)
-		return (-1);
+	if (rq_int(rq, "parties", false, 0, &parties) != HR_DONE)
+		return (HR_ERROR);
 	if (has && (parties < 1 || parties > BARRIER_PARTIES_MAX))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'parties' "
-		    "must be from 1 to %d", BARRIER_PARTIES_MAX), -1);
+		    "must be from 1 to %d", BARRIER_PARTIES_MAX));
 	if (prim_open(rq, &barrier_type, has, &parties, &barrier_params,
 	    out) != HR_DONE)
-		return (-1);
-	return (0);
+		return (HR_ERROR);
+	return (HR_DONE);
 }
 
 /*
@@ -85,11 +85,11 @@ barrier_break(struct model *m, struct object *o, struct wait *skip,
     const char *why)
 {
 	struct wait	*w, *next;
-	char		 msg[256], q[96];
+	char		 msg[256];
 
 	BARRIER(o)->broken = true;
 	snprintf(BARRIER(o)->why, sizeof(BARRIER(o)->why), "%s", why);
-	snprintf(msg, sizeof(msg), "barrier '%s' is broken: %s", QUOTE(q, o),
+	snprintf(msg, sizeof(msg), "barrier '%s' is broken: %s", QUOTED_OBJ(o),
 	    why);
 	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, obj_entry);
@@ -118,13 +118,12 @@ barrier_wait(struct request *rq)
 	double		 timeout;
 	json_int_t	 index = 0;
 	struct reply	 r;
-	char		 q[96];
 
-	if (rq_timeout(rq, &timeout) == -1 || barrier_get(rq, &o) == -1)
+	if (rq_timeout(rq, &timeout) != HR_DONE || barrier_get(rq, &o) != HR_DONE)
 		return (HR_ERROR);
 	if (BARRIER(o)->broken)
 		return (rq_fail(rq, PSYNC_ERR_BROKEN, "barrier '%s' is broken "
-		    "(%s); reset it to use it again", QUOTE(q, o),
+		    "(%s); reset it to use it again", QUOTED_OBJ(o),
 		    BARRIER(o)->why));
 	if (o->nwaiters + 1 >= BARRIER(o)->parties) {
 		/* The last arrival: everyone leaves together. */
@@ -142,12 +141,12 @@ barrier_wait(struct request *rq)
 		rq->created = NULL;
 		rq_fail(rq, PSYNC_ERR_BROKEN, "timed out: %u of %u parties "
 		    "were waiting; barrier '%s' is now broken", o->nwaiters,
-		    BARRIER(o)->parties, QUOTE(q, o));
+		    BARRIER(o)->parties, QUOTED_OBJ(o));
 		barrier_break_by(rq->model, o, NULL, rq->sess,
 		    "tried with timeout 0 and did not wait");
 		return (HR_ERROR);
 	}
-	if (object_check_pending(rq, &barrier_type) == -1)
+	if (object_check_pending(rq, &barrier_type) != HR_DONE)
 		return (HR_ERROR);
 	wait_new(rq, o, timeout, 0);
 	return (HR_PENDING);
@@ -158,7 +157,7 @@ barrier_abort(struct request *rq)
 {
 	struct object	*o;
 
-	if (barrier_get(rq, &o) == -1)
+	if (barrier_get(rq, &o) != HR_DONE)
 		return (HR_ERROR);
 	barrier_break_by(rq->model, o, NULL, rq->sess, "aborted it");
 	return (HR_DONE);
@@ -169,7 +168,7 @@ barrier_reset(struct request *rq)
 {
 	struct object	*o;
 
-	if (barrier_get(rq, &o) == -1)
+	if (barrier_get(rq, &o) != HR_DONE)
 		return (HR_ERROR);
 	barrier_break_by(rq->model, o, NULL, rq->sess, "reset it");
 	BARRIER(o)->broken = false;
@@ -189,7 +188,7 @@ barrier_info(struct request *rq)
 {
 	struct object	*o;
 
-	if (barrier_get(rq, &o) == -1)
+	if (barrier_get(rq, &o) != HR_DONE)
 		return (HR_ERROR);
 	barrier_describe(o, reply_members(rq_reply(rq)));
 	return (HR_DONE);
@@ -199,11 +198,11 @@ static void
 barrier_timed_out(struct model *m, struct wait *w)
 {
 	struct object	*o = w->obj;
-	char		 msg[256], q[96];
+	char		 msg[256];
 
 	snprintf(msg, sizeof(msg), "timed out: %u of %u parties were "
 	    "waiting; barrier '%s' is now broken", o->nwaiters,
-	    BARRIER(o)->parties, QUOTE(q, o));
+	    BARRIER(o)->parties, QUOTED_OBJ(o));
 	barrier_break_by(m, o, w, w->sess, "timed out waiting");
 	wait_fail(m, w, PSYNC_ERR_BROKEN, msg);
 }

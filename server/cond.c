@@ -45,24 +45,23 @@ cond_wait(struct request *rq)
 	const char	*lname;
 	size_t		 llen;
 	double		 timeout;
-	char		 q[96];
 
-	if (rq_timeout(rq, &timeout) == -1 ||
-	    rq_name(rq, "lock", &lname, &llen) == -1 ||
-	    object_get(rq, &cond_type, false, &co) == -1)
+	if (rq_timeout(rq, &timeout) != HR_DONE ||
+	    rq_name(rq, "lock", &lname, &llen) != HR_DONE ||
+	    object_get(rq, &cond_type, false, &co) != HR_DONE)
 		return (HR_ERROR);
 	lo = object_find(rq->model, lname, llen);
 	if (lo != NULL && !is_lock(lo))
 		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is %s %s; "
 		    "cond.wait needs a lock or an rlock",
-		    quote(q, sizeof(q), lname, llen), lo->type->article,
+		    QUOTED(lname, llen), lo->type->article,
 		    lo->type->name));
 	if (lo == NULL || (h = TAILQ_FIRST(&lo->holders)) == NULL ||
 	    h->sess != rq->sess)
 		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does "
 		    "not hold '%s'", (unsigned long long)rq->sess->id,
-		    quote(q, sizeof(q), lname, llen)));
-	if (object_check_pending(rq, &cond_type) == -1)
+		    QUOTED(lname, llen)));
+	if (object_check_pending(rq, &cond_type) != HR_DONE)
 		return (HR_ERROR);
 	if (co == NULL && (co = object_create(rq, &cond_type)) == NULL)
 		return (HR_ERROR);
@@ -95,7 +94,7 @@ cond_notify_n(struct request *rq, json_int_t n)
 	struct wait	*w;
 	json_int_t	 woken = 0;
 
-	if (object_get(rq, &cond_type, false, &co) == -1)
+	if (object_get(rq, &cond_type, false, &co) != HR_DONE)
 		return (HR_ERROR);
 	while (co != NULL && woken < n &&
 	    (w = TAILQ_FIRST(&co->waiters)) != NULL) {
@@ -111,7 +110,7 @@ cond_notify(struct request *rq)
 {
 	json_int_t	n;
 
-	if (rq_int(rq, "n", false, 1, &n) == -1)
+	if (rq_int(rq, "n", false, 1, &n) != HR_DONE)
 		return (HR_ERROR);
 	if (n < 0)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,

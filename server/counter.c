@@ -18,18 +18,18 @@ struct counter {
 #define COUNTER(o)	((struct counter *)(o))
 
 /* Store v in the request's counter o (or a new one, unless v is 0). */
-static int
+static enum hret
 counter_store(struct request *rq, struct object *o, json_int_t v)
 {
 	if (o == NULL) {
 		if (v == 0)
-			return (0);	/* fresh: nothing to create */
+			return (HR_DONE);	/* fresh: nothing to create */
 		if ((o = object_create(rq, &counter_type)) == NULL)
-			return (-1);
+			return (HR_ERROR);
 	}
 	COUNTER(o)->value = v;
 	object_touch(rq->model, o);
-	return (0);
+	return (HR_DONE);
 }
 
 static enum hret
@@ -37,7 +37,7 @@ counter_get(struct request *rq)
 {
 	struct object	*o;
 
-	if (object_get(rq, &counter_type, false, &o) == -1)
+	if (object_get(rq, &counter_type, false, &o) != HR_DONE)
 		return (HR_ERROR);
 	reply_int(rq_reply(rq), "value",
 	    o != NULL ? COUNTER(o)->value : 0);
@@ -50,9 +50,9 @@ counter_set(struct request *rq)
 	struct object	*o;
 	json_int_t	 v;
 
-	if (rq_int(rq, "value", true, 0, &v) == -1 ||
-	    object_get(rq, &counter_type, false, &o) == -1 ||
-	    counter_store(rq, o, v) == -1)
+	if (rq_int(rq, "value", true, 0, &v) != HR_DONE ||
+	    object_get(rq, &counter_type, false, &o) != HR_DONE ||
+	    counter_store(rq, o, v) != HR_DONE)
 		return (HR_ERROR);
 	reply_int(rq_reply(rq), "value", v);
 	return (HR_DONE);
@@ -63,18 +63,17 @@ counter_add(struct request *rq)
 {
 	struct object	*o;
 	json_int_t	 delta, cur, v;
-	char		 q[96];
 
-	if (rq_int(rq, "delta", true, 0, &delta) == -1 ||
-	    object_get(rq, &counter_type, false, &o) == -1)
+	if (rq_int(rq, "delta", true, 0, &delta) != HR_DONE ||
+	    object_get(rq, &counter_type, false, &o) != HR_DONE)
 		return (HR_ERROR);
 	cur = o != NULL ? COUNTER(o)->value : 0;
 	if (__builtin_add_overflow(cur, delta, &v))
 		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "counter '%s': "
 		    "%lld + %lld overflows a signed 64-bit counter",
-		    rq_name_quoted(rq, q, sizeof(q)), (long long)cur,
+		    QUOTED_NAME(rq), (long long)cur,
 		    (long long)delta));
-	if (counter_store(rq, o, v) == -1)
+	if (counter_store(rq, o, v) != HR_DONE)
 		return (HR_ERROR);
 	reply_int(rq_reply(rq), "value", v);
 	return (HR_DONE);
@@ -87,14 +86,14 @@ counter_cas(struct request *rq)
 	json_int_t	 expect, v, cur;
 	bool		 swapped;
 
-	if (rq_int(rq, "expect", true, 0, &expect) == -1 ||
-	    rq_int(rq, "value", true, 0, &v) == -1 ||
-	    object_get(rq, &counter_type, false, &o) == -1)
+	if (rq_int(rq, "expect", true, 0, &expect) != HR_DONE ||
+	    rq_int(rq, "value", true, 0, &v) != HR_DONE ||
+	    object_get(rq, &counter_type, false, &o) != HR_DONE)
 		return (HR_ERROR);
 	cur = o != NULL ? COUNTER(o)->value : 0;
 	swapped = cur == expect;
 	if (swapped) {
-		if (counter_store(rq, o, v) == -1)
+		if (counter_store(rq, o, v) != HR_DONE)
 			return (HR_ERROR);
 		cur = v;
 	}

@@ -94,12 +94,12 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 {
 	struct session	*path[16], *x;
 	size_t		 n = 0, i, len;
-	char		 q[80], a[48], b[48];
+	char		 a[48], b[48];
 	const struct object *via;
 	bool		 queued;
 
 	len = (size_t)snprintf(msg, size, "waiting for '%s' would deadlock:",
-	    QUOTE(q, o));
+	    QUOTED_OBJ(o));
 	/* closer -> ... -> first blocker, walking parents back to target. */
 	for (x = s->closer; x != s->target && x != NULL; x = x->graph_parent)
 		if (n < sizeof(path) / sizeof(path[0]))
@@ -111,7 +111,7 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 	for (i = n; i > 0 && len < size; i--) {
 		len += (size_t)snprintf(msg + len, size - len,
 		    " %s waits for '%s' %s %s,", session_who(x, a, sizeof(a)),
-		    QUOTE(q, via), queued ? "queued behind" : "held by",
+		    QUOTED_OBJ(via), queued ? "queued behind" : "held by",
 		    session_who(path[i - 1], b, sizeof(b)));
 		x = path[i - 1];
 		if (i > 1) {
@@ -121,7 +121,7 @@ describe_cycle(struct search *s, const struct object *o, char *msg,
 	}
 	if (len < size)
 		snprintf(msg + len, size - len, " %s waits for '%s' %s %s",
-		    session_who(x, a, sizeof(a)), QUOTE(q, s->closer_via),
+		    session_who(x, a, sizeof(a)), QUOTED_OBJ(s->closer_via),
 		    s->closer_queued ? "queued behind" : "held by",
 		    session_who(s->target, b, sizeof(b)));
 }
@@ -153,12 +153,11 @@ deadlock_check(struct model *m, struct session *c, struct object *o,
 	return (0);
 found:
 	if (s.closer == c) {
-		char	q[80];
 
 		snprintf(msg, size, "session %llu already %s '%s'",
 		    (unsigned long long)c->id,
 		    s.closer_queued ? "waits for" : "holds",
-		    QUOTE(q, o));
+		    QUOTED_OBJ(o));
 	} else
 		describe_cycle(&s, o, msg, size);
 	return (1);

@@ -24,7 +24,7 @@ event_set(struct request *rq)
 {
 	struct object	*o;
 
-	if (object_get(rq, &event_type, true, &o) == -1)
+	if (object_get(rq, &event_type, true, &o) != HR_DONE)
 		return (HR_ERROR);
 	EVENT(o)->set = true;
 	object_touch(rq->model, o);	/* the pump wakes the waiters */
@@ -36,7 +36,7 @@ event_clear(struct request *rq)
 {
 	struct object	*o;
 
-	if (object_get(rq, &event_type, false, &o) == -1)
+	if (object_get(rq, &event_type, false, &o) != HR_DONE)
 		return (HR_ERROR);
 	if (o != NULL) {
 		EVENT(o)->set = false;
@@ -50,7 +50,7 @@ event_is_set(struct request *rq)
 {
 	struct object	*o;
 
-	if (object_get(rq, &event_type, false, &o) == -1)
+	if (object_get(rq, &event_type, false, &o) != HR_DONE)
 		return (HR_ERROR);
 	reply_bool(rq_reply(rq), "set",
 	    o != NULL && EVENT(o)->set);
@@ -63,17 +63,17 @@ event_wait(struct request *rq)
 	struct object	*o;
 	double		 timeout;
 
-	if (rq_timeout(rq, &timeout) == -1 ||
-	    object_get(rq, &event_type, false, &o) == -1)
+	if (rq_timeout(rq, &timeout) != HR_DONE ||
+	    object_get(rq, &event_type, false, &o) != HR_DONE)
 		return (HR_ERROR);
 	if ((o != NULL && EVENT(o)->set) || timeout == 0) {
 		reply_bool(rq_reply(rq), "set",
 		    o != NULL && EVENT(o)->set);
 		return (HR_DONE);
 	}
-	if (object_check_pending(rq, &event_type) == -1)
+	if (object_check_pending(rq, &event_type) != HR_DONE)
 		return (HR_ERROR);
-	if (o == NULL && object_get(rq, &event_type, true, &o) == -1)
+	if (o == NULL && object_get(rq, &event_type, true, &o) != HR_DONE)
 		return (HR_ERROR);
 	wait_new(rq, o, timeout, 0);
 	return (HR_PENDING);

@@ -77,10 +77,9 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 	struct object	*o;
 	struct lock	*l;
 	double		 timeout;
-	char		 q[96];
 
-	if (rq_timeout(rq, &timeout) == -1 ||
-	    object_get(rq, t, true, &o) == -1)
+	if (rq_timeout(rq, &timeout) != HR_DONE ||
+	    object_get(rq, t, true, &o) != HR_DONE)
 		return (HR_ERROR);
 	l = LOCK(o);
 	if (l->hold.sess == rq->sess) {
@@ -88,11 +87,11 @@ lock_acquire_op(struct request *rq, const struct objtype *t)
 			return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
 			    "session %llu already holds lock '%s'",
 			    (unsigned long long)rq->sess->id,
-			    QUOTE(q, o)));
+			    QUOTED_OBJ(o)));
 		if (l->hold.count == UINT32_MAX)
 			return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED,
 			    "rlock '%s' is at its maximum depth",
-			    QUOTE(q, o)));
+			    QUOTED_OBJ(o)));
 		l->hold.count++;	/* re-entry keeps the hold's token */
 		grant_fields(rq_reply(rq), l);
 		return (HR_DONE);
@@ -106,7 +105,7 @@ lock_release_op(struct request *rq, const struct objtype *t)
 	struct object	*o;
 	struct lock	*l;
 
-	if (object_get(rq, t, false, &o) == -1)
+	if (object_get(rq, t, false, &o) != HR_DONE)
 		return (HR_ERROR);
 	if (o == NULL || LOCK(o)->hold.sess != rq->sess)
 		return (prim_not_owner(rq, t));

@@ -34,16 +34,16 @@ object_create(struct request *rq, const struct objtype *t)
 	struct temp_ref	*ref = NULL;
 	const char	*name;
 	size_t		 len;
-	char		*key, q[96];
+	char		*key;
 	bool		 temporary;
 
-	if (rq_name(rq, "name", &name, &len) == -1 ||
-	    rq_bool(rq, "temporary", false, &temporary) == -1)
+	if (rq_name(rq, "name", &name, &len) != HR_DONE ||
+	    rq_bool(rq, "temporary", false, &temporary) != HR_DONE)
 		return (NULL);
 	if (m->objects.count >= m->max_objects) {
 		rq_fail(rq, PSYNC_ERR_LIMIT, "cannot create %s '%s': the "
 		    "object limit (%zu, --max-objects) is reached", t->name,
-		    quote(q, sizeof(q), name, len), m->max_objects);
+		    QUOTED(name, len), m->max_objects);
 		return (NULL);
 	}
 	o = xcalloc(1, t->size + len + 1);
@@ -57,7 +57,7 @@ object_create(struct request *rq, const struct objtype *t)
 		free(o);
 		rq_fail(rq, PSYNC_ERR_INTERNAL, "cannot create %s '%s': out "
 		    "of memory growing the name table", t->name,
-		    quote(q, sizeof(q), name, len));
+		    QUOTED(name, len));
 		return (NULL);
 	}
 	if (temporary) {
@@ -74,35 +74,33 @@ object_create(struct request *rq, const struct objtype *t)
 	return (o);
 }
 
-int
+enum hret
 object_check_pending(struct request *rq, const struct objtype *t)
 {
-	char	q[96];
 
 	if (rq->sess->npending < rq->model->max_pending)
-		return (0);
+		return (HR_DONE);
 	return (rq_fail(rq, PSYNC_ERR_LIMIT, "cannot wait for %s '%s': this "
 	    "connection already has %u pending requests (--max-pending)",
-	    t->name, rq_name_quoted(rq, q, sizeof(q)),
-	    rq->model->max_pending), -1);
+	    t->name, QUOTED_NAME(rq),
+	    rq->model->max_pending));
 }
 
-int
+enum hret
 object_get(struct request *rq, const struct objtype *t, bool create,
     struct object **out)
 {
 	struct object	*o;
 	const char	*name;
 	size_t		 len;
-	char		 q[96];
 
-	if (rq_name(rq, "name", &name, &len) == -1)
-		return (-1);
+	if (rq_name(rq, "name", &name, &len) != HR_DONE)
+		return (HR_ERROR);
 	o = object_find(rq->model, name, len);
 	if (o != NULL && o->type != t) {
 		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH,
-		    "'%s' is %s %s, not %s %s", quote(q, sizeof(q), name, len),
-		    o->type->article, o->type->name, t->article, t->name), -1);
+		    "'%s' is %s %s, not %s %s", QUOTED(name, len),
+		    o->type->article, o->type->name, t->article, t->name));
 	}
 	/*
 	 * A temporary object is made by whatever request names it first,
@@ -112,9 +110,9 @@ object_get(struct request *rq, const struct objtype *t, bool create,
 	if (o == NULL && (create || (t->is_fresh != NULL &&
 	    json_is_true(json_object_get(rq->json, "temporary")))) &&
 	    (o = object_create(rq, t)) == NULL)
-		return (-1);
+		return (HR_ERROR);
 	*out = o;
-	return (0);
+	return (HR_DONE);
 }
 
 void

@@ -144,9 +144,9 @@ struct objtype {
  * Missing "name" or not a string: bad_request; invalid: bad_name; held by
  * another type: type_mismatch.  If the object is missing and create is
  * true, create it (limit at --max-objects); else *out = NULL.
- * Returns 0, or -1 with the request failed (rq_fail).
+ * HR_DONE, or HR_ERROR with the request failed (rq_fail).
  */
-int		 object_get(struct request *rq, const struct objtype *t,
+enum hret	 object_get(struct request *rq, const struct objtype *t,
 		    bool create, struct object **out);
 
 /*
@@ -217,8 +217,8 @@ extern const struct objtype sem_type;		/* sem.c */
 extern const struct objtype barrier_type;	/* barrier.c */
 extern const struct objtype counter_type;	/* counter.c */
 
-/* Pending-request limit check shared by every blocking op: 0 or -1. */
-int		 object_check_pending(struct request *rq,
+/* Pending-request limit check shared by every blocking op: HR_DONE or HR_ERROR. */
+enum hret	 object_check_pending(struct request *rq,
 		    const struct objtype *t);
 
 #endif

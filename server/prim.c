@@ -31,7 +31,7 @@ prim_acquire(struct request *rq, struct object *o, uint8_t mode,
 	if (a->deadlock_checked &&
 	    deadlock_check(rq->model, rq->sess, o, mode, msg, sizeof(msg)))
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
-	if (object_check_pending(rq, o->type) == -1)
+	if (object_check_pending(rq, o->type) != HR_DONE)
 		return (HR_ERROR);
 	wait_new(rq, o, timeout, mode);
 	return (HR_PENDING);
@@ -49,9 +49,9 @@ prim_open(struct request *rq, const struct objtype *t, bool given,
     const void *params, const struct params *p, struct object **out)
 {
 	struct object	*o;
-	char		 has[160], asked[160], q[96];
+	char		 has[160], asked[160];
 
-	if (object_get(rq, t, false, &o) == -1)
+	if (object_get(rq, t, false, &o) != HR_DONE)
 		return (HR_ERROR);
 	if (o != NULL) {
 		if (given && !p->match(o, params)) {
@@ -59,14 +59,14 @@ prim_open(struct request *rq, const struct objtype *t, bool given,
 			p->say(NULL, params, asked, sizeof(asked));
 			return (rq_fail(rq, PSYNC_ERR_PARAM_MISMATCH, "%s '%s' "
 			    "exists with %s; this request has %s", t->name,
-			    QUOTE(q, o), has, asked));
+			    QUOTED_OBJ(o), has, asked));
 		}
 		*out = o;
 		return (HR_DONE);
 	}
 	if (!given)
 		return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no %s '%s' (give %s "
-		    "to create it)", t->name, rq_name_quoted(rq, q, sizeof(q)),
+		    "to create it)", t->name, QUOTED_NAME(rq),
 		    p->create_with));
 	if ((o = object_create(rq, t)) == NULL)
 		return (HR_ERROR);
@@ -78,9 +78,8 @@ prim_open(struct request *rq, const struct objtype *t, bool given,
 enum hret
 prim_not_owner(struct request *rq, const struct objtype *t)
 {
-	char	q[96];
 
 	return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does not hold "
 	    "%s '%s'", (unsigned long long)rq->sess->id, t->name,
-	    rq_name_quoted(rq, q, sizeof(q))));
+	    QUOTED_NAME(rq)));
 }

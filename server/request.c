@@ -8,17 +8,18 @@
 
 #include "request.h"
 
-const char *
-quote(char *buf, size_t size, const char *s, size_t len)
+struct quoted
+quoted(const char *s, size_t len)
 {
-	size_t	n;
+	struct quoted	q;
+	size_t		n;
 
-	n = psync_utf8_prefix(s, len, size - 4);
-	memcpy(buf, s, n);
+	n = psync_utf8_prefix(s, len, sizeof(q.s) - 4);
+	memcpy(q.s, s, n);
 	if (n < len)
-		memcpy(buf + n, "...", 3), n += 3;
-	buf[n] = '\0';
-	return (buf);
+		memcpy(q.s + n, "...", 3), n += 3;
+	q.s[n] = '\0';
+	return (q);
 }
 
 enum hret
@@ -38,7 +39,7 @@ rq_fail(struct request *rq, enum psync_err err, const char *fmt, ...)
 	return (HR_ERROR);
 }
 
-int
+enum hret
 rq_name(struct request *rq, const char *key, const char **name, size_t *len)
 {
 	json_t		*v;
@@ -47,31 +48,29 @@ rq_name(struct request *rq, const char *key, const char **name, size_t *len)
 	v = json_object_get(rq->json, key);
 	if (v == NULL)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "missing field '%s'", key), -1);
+		    "missing field '%s'", key));
 	if (!json_is_string(v))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field '%s' must be a string", key), -1);
+		    "field '%s' must be a string", key));
 	*name = json_string_value(v);
 	*len = json_string_length(v);
 	if (!psync_name_check(*name, *len, why, sizeof(why)))
 		return (rq_fail(rq, PSYNC_ERR_BAD_NAME, "field '%s': %s", key,
-		    why), -1);
-	return (0);
+		    why));
+	return (HR_DONE);
 }
 
-const char *
-rq_name_quoted(struct request *rq, char *buf, size_t size)
+struct quoted
+rq_quoted_name(const struct request *rq)
 {
 	json_t	*v = json_object_get(rq->json, "name");
 
-	if (!json_is_string(v)) {
-		buf[0] = '\0';
-		return (buf);
-	}
-	return (quote(buf, size, json_string_value(v), json_string_length(v)));
+	if (!json_is_string(v))
+		return (quoted("", 0));
+	return (quoted(json_string_value(v), json_string_length(v)));
 }
 
-int
+enum hret
 rq_timeout(struct request *rq, double *timeout)
 {
 	json_t	*v;
@@ -80,20 +79,20 @@ rq_timeout(struct request *rq, double *timeout)
 	v = json_object_get(rq->json, "timeout");
 	if (v == NULL || json_is_null(v)) {
 		*timeout = -1.0;
-		return (0);
+		return (HR_DONE);
 	}
 	if (!json_is_number(v))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field 'timeout' must be a number of seconds or null"), -1);
+		    "field 'timeout' must be a number of seconds or null"));
 	t = json_number_value(v);
 	if (!(t >= 0))		/* negative; -0 compares equal to 0 */
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field 'timeout' must not be negative"), -1);
+		    "field 'timeout' must not be negative"));
 	*timeout = t == 0 ? 0.0 : t;
-	return (0);
+	return (HR_DONE);
 }
 
-int
+enum hret
 rq_bool(struct request *rq, const char *key, bool dflt, bool *out)
 {
 	json_t	*v;
@@ -101,16 +100,16 @@ rq_bool(struct request *rq, const char *key, bool dflt, bool *out)
 	v = json_object_get(rq->json, key);
 	if (v == NULL) {
 		*out = dflt;
-		return (0);
+		return (HR_DONE);
 	}
 	if (!json_is_boolean(v))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field '%s' must be true or false", key), -1);
+		    "field '%s' must be true or false", key));
 	*out = json_is_true(v);
-	return (0);
+	return (HR_DONE);
 }
 
-int
+enum hret
 rq_int(struct request *rq, const char *key, bool required, json_int_t dflt,
     json_int_t *out)
 {
@@ -120,18 +119,18 @@ rq_int(struct request *rq, const char *key, bool required, json_int_t dflt,
 	if (v == NULL) {
 		if (required)
 			return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-			    "missing field '%s'", key), -1);
+			    "missing field '%s'", key));
 		*out = dflt;
-		return (0);
+		return (HR_DONE);
 	}
 	if (!json_is_integer(v))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field '%s' must be an integer", key), -1);
+		    "field '%s' must be an integer", key));
 	*out = json_integer_value(v);
-	return (0);
+	return (HR_DONE);
 }
 
-int
+enum hret
 rq_opt_string(struct request *rq, const char *key, const char **s,
     size_t *len)
 {
@@ -141,14 +140,14 @@ rq_opt_string(struct request *rq, const char *key, const char **s,
 	if (v == NULL || json_is_null(v)) {
 		*s = NULL;
 		*len = 0;
-		return (0);
+		return (HR_DONE);
 	}
 	if (!json_is_string(v))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field '%s' must be a string", key), -1);
+		    "field '%s' must be a string", key));
 	*s = json_string_value(v);
 	*len = json_string_length(v);
-	return (0);
+	return (HR_DONE);
 }
 
 /*
@@ -226,7 +225,6 @@ request_decode(struct request *rq, const char *line, size_t len,
 	json_error_t	 jerr;
 	json_t		*op, *id;
 	enum psync_op	 code;
-	char		 q[96];
 
 	/*
 	 * json_loadb on the measured line: json_loads would stop at a NUL
@@ -255,8 +253,7 @@ request_decode(struct request *rq, const char *line, size_t len,
 	code = psync_op_lookup(json_string_value(op), json_string_length(op));
 	if (code == PSYNC_OP_NONE || handlers[code] == NULL)
 		return (rq_fail(rq, PSYNC_ERR_UNKNOWN_OP, "unknown op '%s'; "
-		    "did you mean '%s'?", quote(q, sizeof(q),
-		    json_string_value(op), json_string_length(op)),
+		    "did you mean '%s'?", QUOTED(json_string_value(op), json_string_length(op)),
 		    psync_op_name(psync_op_nearest(json_string_value(op),
 		    json_string_length(op)))));
 	rq->op = code;

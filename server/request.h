@@ -72,26 +72,42 @@ enum hret	 rq_fail(struct request *, enum psync_err err, const char *fmt,
 #define rq_reply(rq)	(&(rq)->reply)
 
 /*
- * Field readers.  Each returns 0 and stores the value, or -1 with the
- * request failed (bad_request, or bad_name for names).
+ * Field readers.  Each returns HR_DONE and stores the value, or HR_ERROR
+ * with the request failed (bad_request, or bad_name for names), like a
+ * handler.
  */
-int		 rq_name(struct request *, const char *key, const char **name,
+enum hret	 rq_name(struct request *, const char *key, const char **name,
 		    size_t *len);
-int		 rq_timeout(struct request *, double *timeout);
-int		 rq_bool(struct request *, const char *key, bool dflt,
+enum hret	 rq_timeout(struct request *, double *timeout);
+enum hret	 rq_bool(struct request *, const char *key, bool dflt,
 		    bool *out);
-int		 rq_int(struct request *, const char *key, bool required,
+enum hret	 rq_int(struct request *, const char *key, bool required,
 		    json_int_t dflt, json_int_t *out);
-int		 rq_opt_string(struct request *, const char *key,
+enum hret	 rq_opt_string(struct request *, const char *key,
 		    const char **s, size_t *len);
 
-/* Copy s[0..len) into buf as a message-safe quote (UTF-8, truncated). */
-const char	*quote(char *buf, size_t size, const char *s, size_t len);
+/*
+ * A name made safe to quote in a message: valid UTF-8, cut short with
+ * "..." past 92 bytes.  Returned by value, so that each quote in one
+ * message has its own buffer and no caller declares one.
+ */
+struct quoted {
+	char	s[96];
+};
 
-/* The request's valid "name" quoted into buf (size bytes); "" if none. */
-const char	*rq_name_quoted(struct request *, char *buf, size_t size);
+/* s[0..len) quoted. */
+struct quoted	 quoted(const char *s, size_t len);
 
-/* The name of object o quoted into the array buf. */
-#define QUOTE(buf, o)	quote((buf), sizeof(buf), object_name(o), (o)->namelen)
+/* The request's valid "name" quoted; "" if it has none. */
+struct quoted	 rq_quoted_name(const struct request *);
+
+/*
+ * Quoted text for a message's %s.  The buffer is a temporary that lives
+ * to the end of the full expression (C11 6.2.4p8): pass it straight to
+ * the printf-like call, never keep the pointer.
+ */
+#define QUOTED(str, len) (quoted((str), (len)).s)
+#define QUOTED_OBJ(o)	(quoted(object_name(o), (o)->namelen).s)
+#define QUOTED_NAME(rq)	(rq_quoted_name(rq).s)
 
 #endif

@@ -86,9 +86,8 @@ rwlock_acquire(struct request *rq)
 	size_t		 mlen;
 	uint8_t		 mode;
 	double		 timeout;
-	char		 q[96];
 
-	if (rq_opt_string(rq, "mode", &m, &mlen) == -1)
+	if (rq_opt_string(rq, "mode", &m, &mlen) != HR_DONE)
 		return (HR_ERROR);
 	if (m != NULL && strcmp(m, "read") == 0 && mlen == 4)
 		mode = RW_READ;
@@ -97,14 +96,14 @@ rwlock_acquire(struct request *rq)
 	else
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
 		    "field 'mode' must be \"read\" or \"write\""));
-	if (rq_timeout(rq, &timeout) == -1 ||
-	    object_get(rq, &rwlock_type, true, &o) == -1)
+	if (rq_timeout(rq, &timeout) != HR_DONE ||
+	    object_get(rq, &rwlock_type, true, &o) != HR_DONE)
 		return (HR_ERROR);
 	if ((h = hold_find(o, rq->sess)) != NULL)
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
 		    "session %llu already holds rwlock '%s' for %s",
 		    (unsigned long long)rq->sess->id,
-		    QUOTE(q, o),
+		    QUOTED_OBJ(o),
 		    mode_name(h->mode)));
 	return (prim_acquire(rq, o, mode, timeout, &rwlock_acquire_steps));
 }
@@ -115,7 +114,7 @@ rwlock_release(struct request *rq)
 	struct object	*o;
 	struct hold	*h = NULL;
 
-	if (object_get(rq, &rwlock_type, false, &o) == -1)
+	if (object_get(rq, &rwlock_type, false, &o) != HR_DONE)
 		return (HR_ERROR);
 	if (o == NULL || (h = hold_find(o, rq->sess)) == NULL)
 		return (prim_not_owner(rq, &rwlock_type));

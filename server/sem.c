@@ -89,24 +89,24 @@ static const struct params sem_params = {
 
 /*
  * The request's semaphore, made from its "value", "bounded" and "owned"
- * if need be, or checked against them.  Returns 0, or -1 with rq failed.
+ * if need be, or checked against them.  HR_DONE, or HR_ERROR with rq failed.
  */
-static int
+static enum hret
 sem_get(struct request *rq, struct object **out)
 {
 	struct sem_params	p;
 
-	if (rq_int(rq, "value", false, 0, &p.value) == -1 ||
-	    rq_bool(rq, "bounded", false, &p.bounded) == -1 ||
-	    rq_bool(rq, "owned", true, &p.owned) == -1)
-		return (-1);
+	if (rq_int(rq, "value", false, 0, &p.value) != HR_DONE ||
+	    rq_bool(rq, "bounded", false, &p.bounded) != HR_DONE ||
+	    rq_bool(rq, "owned", true, &p.owned) != HR_DONE)
+		return (HR_ERROR);
 	if (p.value < 0 || p.value > SEM_VALUE_MAX)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'value' "
-		    "must be from 0 to 2^53"), -1);
+		    "must be from 0 to 2^53"));
 	if (prim_open(rq, &sem_type, json_object_get(rq->json, "value") !=
 	    NULL, &p, &sem_params, out) != HR_DONE)
-		return (-1);
-	return (0);
+		return (HR_ERROR);
+	return (HR_DONE);
 }
 
 /* c takes one unit: held by c, or consumed. */
@@ -190,7 +190,7 @@ sem_acquire(struct request *rq)
 	struct object	*o;
 	double		 timeout;
 
-	if (rq_timeout(rq, &timeout) == -1 || sem_get(rq, &o) == -1)
+	if (rq_timeout(rq, &timeout) != HR_DONE || sem_get(rq, &o) != HR_DONE)
 		return (HR_ERROR);
 	return (prim_acquire(rq, o, 0, timeout, &sem_acquire_steps));
 }
@@ -201,14 +201,13 @@ sem_release(struct request *rq)
 	struct object	*o;
 	struct hold	*h;
 	json_int_t	 n, give;
-	char		 q[96];
 
-	if (rq_int(rq, "n", false, 1, &n) == -1)
+	if (rq_int(rq, "n", false, 1, &n) != HR_DONE)
 		return (HR_ERROR);
 	if (n < 1 || n > SEM_VALUE_MAX)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
 		    "field 'n' must be from 1 to 2^53"));
-	if (sem_get(rq, &o) == -1)
+	if (sem_get(rq, &o) != HR_DONE)
 		return (HR_ERROR);
 	h = SEM(o)->owned ? hold_find(o, rq->sess) : NULL;
 	give = h == NULL ? 0 : n < h->count ? n : h->count;
@@ -222,12 +221,12 @@ sem_release(struct request *rq)
 		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "releasing %lld "
 		    "unit%s of bounded semaphore '%s' would exceed its initial "
 		    "value %lld (value %lld, %lld held%s)", (long long)n,
-		    n == 1 ? "" : "s", QUOTE(q, o), (long long)SEM(o)->initial,
+		    n == 1 ? "" : "s", QUOTED_OBJ(o), (long long)SEM(o)->initial,
 		    (long long)SEM(o)->value, (long long)SEM(o)->held,
 		    give > 0 ? ", yours included" : ""));
 	if (!SEM(o)->bounded && SEM(o)->value + n > SEM_VALUE_MAX)
 		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "semaphore '%s' "
-		    "would exceed 2^53", QUOTE(q, o)));
+		    "would exceed 2^53", QUOTED_OBJ(o)));
 	if (h != NULL) {
 		h->count -= (uint32_t)give;
 		SEM(o)->held -= give;
@@ -248,7 +247,7 @@ sem_value(struct request *rq)
 {
 	struct object	*o;
 
-	if (sem_get(rq, &o) == -1)
+	if (sem_get(rq, &o) != HR_DONE)
 		return (HR_ERROR);
 	reply_int(rq_reply(rq), "value", SEM(o)->value);
 	return (HR_DONE);

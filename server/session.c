@@ -104,13 +104,12 @@ session_summarize(const struct session *s, char *buf, size_t size)
 {
 	const struct hold	*h;
 	size_t			 len = 0, nholds = 0;
-	char			 q[64];
 
 	TAILQ_FOREACH(h, &s->holds, sess_entry) {
 		if (nholds++ < 5 && len < size)
 			len += (size_t)snprintf(buf + len, size - len, "%s%s "
 			    "'%s'", nholds == 1 ? "released " : ", ",
-			    h->obj->type->name, QUOTE(q, h->obj));
+			    h->obj->type->name, QUOTED_OBJ(h->obj));
 	}
 	if (nholds > 5 && len < size)
 		len += (size_t)snprintf(buf + len, size - len, " and %zu more",

@@ -114,23 +114,22 @@ wait_finish_error(struct model *m, struct wait *w, enum psync_err err,
 static void
 wait_deleted_message(const struct wait *w, bool lock, char *msg, size_t size)
 {
-	char	q[96];
 
 	if (w->op != PSYNC_OP_COND_WAIT)
 		snprintf(msg, size, "%s '%s' was deleted",
-		    w->obj->type->name, QUOTE(q, w->obj));
+		    w->obj->type->name, QUOTED_OBJ(w->obj));
 	else if (lock)
 		snprintf(msg, size, "%s '%s', which this cond.wait was "
 		    "to take back once notified, was deleted; it is not held",
-		    w->lock->type->name, QUOTE(q, w->lock));
+		    w->lock->type->name, QUOTED_OBJ(w->lock));
 	else if (w->obj->type == &cond_type)
 		snprintf(msg, size, "condition '%s' was deleted while "
 		    "this cond.wait waited on it; its lock is not held",
-		    QUOTE(q, w->obj));
+		    QUOTED_OBJ(w->obj));
 	else
 		snprintf(msg, size, "%s '%s' was deleted while this "
 		    "cond.wait waited to take it back; it is not held",
-		    w->obj->type->name, QUOTE(q, w->obj));
+		    w->obj->type->name, QUOTED_OBJ(w->obj));
 }
 
 void
