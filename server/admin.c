@@ -168,7 +168,7 @@ describe_pinning_waits(struct model *m, const struct object *o,
 
 	TAILQ_FOREACH(s, &m->sessions, entry) {
 		TAILQ_FOREACH(w, &s->waits, sess_entry) {
-			if (w->lock != o || w->obj == o)
+			if (object_pinned_by(w) != o)
 				continue;
 			e = session_describe(s);
 			json_object_set_new(e, "waiting_for",

@@ -148,7 +148,7 @@ barrier_wait(struct request *rq)
 	}
 	if (object_check_pending(rq, &barrier_type) != HR_DONE)
 		return (HR_ERROR);
-	wait_new(rq, o, timeout, 0);
+	wait_new(rq, o, timeout, 0, sizeof(struct wait));
 	return (HR_PENDING);
 }
 

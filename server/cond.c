@@ -12,23 +12,57 @@
  *
  * Layer 5, primitives.
  */
-#include "session.h"
+#include <stdio.h>
+
+#include "model.h"
 #include "object.h"
 #include "request.h"
-#include "model.h"
+#include "session.h"
 #include "wait.h"
 
 struct cond {
 	struct object	obj;
 };
 
+/* A cond.wait: what it needs to take its lock back. */
+struct cond_wait {
+	struct wait	 w;
+	struct object	*lock;		/* pinned while on the condition */
+	uint32_t	 depth;		/* the rlock depth it released */
+	bool		 notified;
+};
+
+#define CW(w)	((struct cond_wait *)(w))
+#define CCW(w)	((const struct cond_wait *)(w))
+
+static uint32_t
+cond_regrant_depth(const struct wait *w)
+{
+	return (CCW(w)->depth);
+}
+
 /* The reply of a cond.wait that has its lock back. */
 static void
-cond_regranted(const struct wait *w, uint64_t token, struct reply *r)
+cond_regrant_reply(const struct wait *w, uint64_t token, struct reply *r)
 {
-	reply_bool(r, "notified", w->flags & WAIT_NOTIFIED);
+	reply_bool(r, "notified", CCW(w)->notified);
 	reply_int(r, "token", (json_int_t)token);
 }
+
+static void
+cond_regrant_deleted(const struct wait *w, char *msg, size_t size)
+{
+	snprintf(msg, size, "%s '%s' was deleted while this cond.wait "
+	    "waited to take it back; it is not held", w->obj->type->name,
+	    QUOTED_OBJ(w->obj));
+}
+
+/* How a notified cond.wait is granted its lock. */
+static const struct regrant cond_regrant = {
+	.depth = cond_regrant_depth,
+	.reply = cond_regrant_reply,
+	.deleted = cond_regrant_deleted,
+};
 
 static bool
 is_lock(const struct object *o)
@@ -41,7 +75,7 @@ cond_wait(struct request *rq)
 {
 	struct object	*co, *lo;
 	struct hold	*h;
-	struct wait	*w;
+	struct cond_wait *cw;
 	const char	*lname;
 	size_t		 llen;
 	double		 timeout;
@@ -65,9 +99,9 @@ cond_wait(struct request *rq)
 		return (HR_ERROR);
 	if (co == NULL && (co = object_create(rq, &cond_type)) == NULL)
 		return (HR_ERROR);
-	w = wait_new(rq, co, timeout, 0);
-	w->count = h->count;
-	w->lock = lo;
+	cw = CW(wait_new(rq, co, timeout, 0, sizeof(*cw)));
+	cw->depth = h->count;
+	cw->lock = lo;
 	lo->pins++;
 	hold_unlink(rq->model, h);	/* settling hands it on */
 	return (HR_PENDING);
@@ -77,13 +111,12 @@ cond_wait(struct request *rq)
 static void
 cond_wake(struct model *m, struct wait *w, bool notified)
 {
-	struct object	*lo = w->lock;
+	struct object	*lo = CW(w)->lock;
 
-	if (notified)
-		w->flags |= WAIT_NOTIFIED;
-	w->lock = NULL;
+	CW(w)->notified = notified;
+	CW(w)->lock = NULL;
 	lo->pins--;
-	w->regranted = cond_regranted;
+	w->regrant = &cond_regrant;
 	wait_move(m, w, lo);
 }
 
@@ -134,12 +167,36 @@ cond_timed_out(struct model *m, struct wait *w)
 static void
 cond_wait_left(struct model *m, struct wait *w, enum wait_end why)
 {
+	struct cond_wait	*cw = CW(w);
+
 	(void)why;
-	if (w->lock != NULL) {
-		w->lock->pins--;
-		object_touch(m, w->lock);
-		w->lock = NULL;
+	if (cw->lock != NULL) {
+		cw->lock->pins--;
+		object_touch(m, cw->lock);
+		cw->lock = NULL;
 	}
+}
+
+static struct object *
+cond_pinned(const struct wait *w)
+{
+	return (CCW(w)->lock);
+}
+
+/* Whose deletion ended w: its condition's, or (pinned) its lock's. */
+static void
+cond_wait_deleted(const struct wait *w, bool pinned, char *msg, size_t size)
+{
+	const struct object	*lo = CCW(w)->lock;
+
+	if (pinned)
+		snprintf(msg, size, "%s '%s', which this cond.wait was to "
+		    "take back once notified, was deleted; it is not held",
+		    lo->type->name, QUOTED_OBJ(lo));
+	else
+		snprintf(msg, size, "condition '%s' was deleted while this "
+		    "cond.wait waited on it; its lock is not held",
+		    QUOTED_OBJ(w->obj));
 }
 
 static const struct verb cond_verbs[] = {
@@ -158,4 +215,6 @@ const struct objtype cond_type = {
 	.is_fresh = object_always_fresh,
 	.wait_left = cond_wait_left,
 	.timed_out = cond_timed_out,
+	.pinned = cond_pinned,
+	.wait_deleted = cond_wait_deleted,
 };

@@ -75,7 +75,7 @@ event_wait(struct request *rq)
 		return (HR_ERROR);
 	if (o == NULL && object_get(rq, &event_type, true, &o) != HR_DONE)
 		return (HR_ERROR);
-	wait_new(rq, o, timeout, 0);
+	wait_new(rq, o, timeout, 0, sizeof(struct wait));
 	return (HR_PENDING);
 }
 

@@ -2,12 +2,12 @@
  * lock.c -- lock: like multiprocessing.Lock, but owned by a connection;
  * and the machinery rlock.c shares.
  *
- * A lock is free or held by one connection; waiters are served FIFO and
+ * A lock is free or held by one session; waiters are served FIFO and
  * each grant carries a fresh fencing token.  Its one hold is embedded, so
  * taking a lock allocates nothing beyond the object itself.  An rlock is
  * the same with a depth (hold.count): its holder re-enters at once.
  * cond.wait releases either fully and later queues here to get it back,
- * depth restored (wait->count).
+ * depth restored (its regrant hook).
  */
 #include <stdio.h>
 
@@ -130,9 +130,9 @@ lock_pump(struct model *m, struct object *o)
 	if (l->hold.sess != NULL || (w = TAILQ_FIRST(&o->waiters)) == NULL)
 		return;
 	wait_reply_init(w, &r);
-	if (w->regranted != NULL) {
-		token = lock_grant(m, l, w->sess, w->count);
-		w->regranted(w, token, &r);
+	if (w->regrant != NULL) {
+		token = lock_grant(m, l, w->sess, w->regrant->depth(w));
+		w->regrant->reply(w, token, &r);
 	} else {
 		lock_grant(m, l, w->sess, 1);
 		grant_fields(&r, l);

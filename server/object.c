@@ -195,7 +195,7 @@ object_delete_pinning_waits(struct model *m, struct object *o)
 	TAILQ_FOREACH(s, &m->sessions, entry) {
 		for (w = TAILQ_FIRST(&s->waits); w != NULL; w = next) {
 			next = TAILQ_NEXT(w, sess_entry);
-			if (w->lock == o)
+			if (object_pinned_by(w) == o)
 				wait_end(m, w, WAIT_LOCK_DELETED);
 		}
 	}
@@ -225,6 +225,14 @@ object_delete_temps(struct model *m, struct session *s)
 	/* Each delete unties its object from the list. */
 	while ((ref = TAILQ_FIRST(&s->temps)) != NULL)
 		object_delete(m, ref->obj);
+}
+
+struct object *
+object_pinned_by(const struct wait *w)
+{
+	const struct objtype	*t = w->obj->type;
+
+	return (t->pinned != NULL ? t->pinned(w) : NULL);
 }
 
 struct hold *

@@ -120,6 +120,19 @@ struct objtype {
 	/* w's timeout expired: end it.  Required of a type that waits. */
 	void		(*timed_out)(struct model *, struct wait *);
 
+	/*
+	 * The object w keeps alive besides its own (a cond.wait's lock),
+	 * or NULL.  Deleting that object ends w too.
+	 */
+	struct object	*(*pinned)(const struct wait *);
+
+	/*
+	 * What w is told when its object (or, pinned true, the object it
+	 * pins) is deleted, in msg; NULL: "<type> '<name>' was deleted".
+	 */
+	void		(*wait_deleted)(const struct wait *, bool pinned,
+			    char *msg, size_t size);
+
 	/* Add type state to an info/list entry; per-hold fields to h's. */
 	void		(*describe)(const struct object *, json_t *out);
 	void		(*describe_hold)(const struct hold *, json_t *out);
@@ -187,6 +200,9 @@ void		 object_delete(struct model *, struct object *);
 
 /* Delete every temporary object s created (its session is ending). */
 void		 object_delete_temps(struct model *, struct session *s);
+
+/* The object w pins (its type's pinned hook), or NULL. */
+struct object	*object_pinned_by(const struct wait *w);
 
 /* s's hold on o, or NULL. */
 struct hold	*hold_find(struct object *o, struct session *s);

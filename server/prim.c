@@ -33,7 +33,7 @@ prim_acquire(struct request *rq, struct object *o, uint8_t mode,
 		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
 	if (object_check_pending(rq, o->type) != HR_DONE)
 		return (HR_ERROR);
-	wait_new(rq, o, timeout, mode);
+	wait_new(rq, o, timeout, mode, sizeof(struct wait));
 	return (HR_PENDING);
 }
 

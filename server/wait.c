@@ -28,17 +28,17 @@ static void	wait_timer_cb(evutil_socket_t, short, void *);
 #define TIMEOUT_CAP	(365.0 * 24 * 3600)
 
 struct wait *
-wait_new(struct request *rq, struct object *o, double timeout, uint8_t mode)
+wait_new(struct request *rq, struct object *o, double timeout, uint8_t mode,
+    size_t size)
 {
 	struct session	*s = rq->sess;
 	struct wait	*w;
 	struct timeval	 tv;
 	double		 secs;
 
-	w = xcalloc(1, sizeof(*w));
+	w = xcalloc(1, size);
 	w->obj = o;
 	w->sess = s;
-	w->op = rq->op;
 	w->mode = mode;
 	w->since = model_now_us(rq->model);
 	if (rq->id != NULL)
@@ -108,27 +108,19 @@ wait_finish_error(struct model *m, struct wait *w, enum psync_err err,
 }
 
 /*
- * What a deleted object's waiter is told: which object, and for a
- * cond.wait whether its condition or its lock went.
+ * What a deleted object's waiter is told: which object, unless its type
+ * (or, for a wait moved into a lock's queue, its regrant) says more.
  */
 static void
-wait_deleted_message(const struct wait *w, bool lock, char *msg, size_t size)
+wait_deleted_message(const struct wait *w, bool pinned, char *msg,
+    size_t size)
 {
-
-	if (w->op != PSYNC_OP_COND_WAIT)
-		snprintf(msg, size, "%s '%s' was deleted",
-		    w->obj->type->name, QUOTED_OBJ(w->obj));
-	else if (lock)
-		snprintf(msg, size, "%s '%s', which this cond.wait was "
-		    "to take back once notified, was deleted; it is not held",
-		    w->lock->type->name, QUOTED_OBJ(w->lock));
-	else if (w->obj->type == &cond_type)
-		snprintf(msg, size, "condition '%s' was deleted while "
-		    "this cond.wait waited on it; its lock is not held",
-		    QUOTED_OBJ(w->obj));
+	if (w->regrant != NULL)
+		w->regrant->deleted(w, msg, size);
+	else if (w->obj->type->wait_deleted != NULL)
+		w->obj->type->wait_deleted(w, pinned, msg, size);
 	else
-		snprintf(msg, size, "%s '%s' was deleted while this "
-		    "cond.wait waited to take it back; it is not held",
+		snprintf(msg, size, "%s '%s' was deleted",
 		    w->obj->type->name, QUOTED_OBJ(w->obj));
 }
 

@@ -49,20 +49,31 @@ struct wait {
 	struct event		 timer;		/* deadline, if armed */
 	uint64_t		 graph_gen;	/* deadlock search visit mark */
 	int64_t			 since;		/* queued at, model_now_us() */
-	enum psync_op		 op;
-	uint8_t			 mode;		/* type-specific (rwlock) */
+	/*
+	 * The mode asked (an rwlock's read or write; 0 elsewhere): the
+	 * deadlock search compares waiters' modes, so it is not private.
+	 */
+	uint8_t			 mode;
 	uint8_t			 flags;
 #define WAIT_TIMER	0x1			/* timer is armed */
-#define WAIT_NOTIFIED	0x2			/* cond.wait: was notified */
-	uint32_t		 count;		/* cond.wait: rlock depth */
-	struct object		*lock;		/* cond.wait: pinned lock */
 	/*
 	 * A wait that another type moved into a lock's queue (cond.wait
-	 * taking its lock back): the lock grants it at depth count and
-	 * lets this fill the reply.  NULL for the lock's own acquirers.
+	 * taking its lock back) says how the lock grants it; NULL for the
+	 * lock's own acquirers.
 	 */
-	void			(*regranted)(const struct wait *,
-				    uint64_t token, struct reply *);
+	const struct regrant	*regrant;
+	/* A type's private wait state follows (wait_new's size). */
+};
+
+struct regrant {
+	/* The depth to grant w at (an rlock's, as it was released). */
+	uint32_t	(*depth)(const struct wait *w);
+	/* Fill w's reply once it holds the lock again, under token. */
+	void		(*reply)(const struct wait *w, uint64_t token,
+			    struct reply *r);
+	/* What w is told if the lock is deleted first, in msg. */
+	void		(*deleted)(const struct wait *w, char *msg,
+			    size_t size);
 };
 
 /* Timeout meaning "wait forever". */
@@ -71,11 +82,12 @@ struct wait {
 /*
  * Queue the request at the tail of o's waiters and on its session,
  * arming a timer unless timeout is TIMEOUT_FOREVER.  The wait takes a
- * reference to the request's id.  Returns the new wait (owned by the
- * wait module until it ends).
+ * reference to the request's id.  size (at least sizeof(struct wait))
+ * makes room for the type's private state after it, zeroed.  Returns
+ * the new wait (owned by the wait module until it ends).
  */
 struct wait	*wait_new(struct request *rq, struct object *o, double timeout,
-		    uint8_t mode);
+		    uint8_t mode, size_t size);
 
 /* Start r as w's reply {id, ok: true}, for the caller to fill. */
 void		 wait_reply_init(const struct wait *w, struct reply *r);
