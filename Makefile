@@ -21,6 +21,7 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 BUILD	?= build
 
 CC	?= cc
+OBJCOPY	?= objcopy
 PKG_CONFIG ?= pkg-config
 OPTFLAGS ?= -O2 -g
 WARNFLAGS = -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
@@ -97,9 +98,14 @@ $(LIB_SO): $(LIB_OBJS) client/psync.map
 	ln -sf libpsync-client.so.$(LIB_VERSION) $(BUILD)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(BUILD)/libpsync-client.so
 
+# One relocatable object with its hidden symbols made local: the static
+# archive then exports the public API alone, as the shared library does,
+# and the proto/ internals cannot clash with a program's own names.
 $(LIB_A): $(LIB_OBJS)
-	rm -f $@
-	ar rcs $@ $(LIB_OBJS)
+	rm -f $@ $(BUILD)/pic/libpsync-client.o
+	$(LD) -r -o $(BUILD)/pic/libpsync-client.o $(LIB_OBJS)
+	$(OBJCOPY) --localize-hidden $(BUILD)/pic/libpsync-client.o
+	ar rcs $@ $(BUILD)/pic/libpsync-client.o
 
 examples: $(EXAMPLES)
 

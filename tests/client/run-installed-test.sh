@@ -39,7 +39,30 @@ else
 	fail=$((fail + 1)); echo "installed: exports differ from psync.h:"
 	diff "$dir/declared" "$dir/exported" || true
 fi
-# ... under a real soname.
+# So does the static archive (its hidden symbols localized): the proto/
+# internals cannot clash with a program's own names ...
+nm -g --defined-only "$dir/root/opt/psync/lib/libpsync-client.a" |
+    awk 'NF == 3 && $2 ~ /^[TDRBV]$/ { print $3 }' | sort -u > "$dir/archived"
+if cmp -s "$dir/archived" "$dir/declared"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "installed: the archive's exports differ from psync.h:"
+	diff "$dir/declared" "$dir/archived" || true
+fi
+# ... and a program links statically against it and runs.
+${CC:-cc} -o "$dir/installed-static" tests/client/installed/main.c \
+    $(pkg-config --cflags psync-client) "$dir/root/opt/psync/lib/libpsync-client.a" \
+    $(pkg-config --libs jansson) -pthread
+psyncd_start "$dir/root/opt/psync/sbin/psyncd" "$PSYNC_SOCKET" || exit 1
+out=$("$dir/installed-static")
+psyncd_stop
+if [ "$out" = "installed: lock token ok, counter 1" ] &&
+    ! ldd "$dir/installed-static" | grep -q libpsync-client; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1)); echo "installed: the static program printed: $out"
+fi
+# The shared library has a real soname.
 if readelf -d "$lib" | grep -q 'SONAME.*\[libpsync-client.so.1\]'; then
 	pass=$((pass + 1))
 else
