@@ -28,7 +28,7 @@ WARNFLAGS = -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
 	-Wmissing-declarations -Wshadow -Wpointer-arith -Wwrite-strings \
 	-Wformat=2 -Wno-format-nonliteral
 SANFLAGS ?=
-DEPS	= libevent_core jansson libsodium
+DEPS	= libevent_core libevent_extra jansson libsodium
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null)
@@ -249,6 +249,8 @@ check-once: all check-layers
 	sh tests/client/run-installed-test.sh $(BUILD)
 	sh tests/fuzz/run-replays.sh $(BUILD)
 	$(BUILD)/stress/chaos --selftest
+	PSYNCD=$(PSYNCD) timeout 600 $(PYTHON) -W error::ResourceWarning \
+	    -m unittest tests/cluster/test_cluster.py
 	PSYNCD=$(PSYNCD) $(CHECK_BIN)
 
 # No server source includes a header above its layer (each header says
@@ -268,6 +270,8 @@ check-asan: deps
 	$(SAN_ENV) sh tests/client/run-examples.sh build-asan
 	$(SAN_ENV) PSYNC_TEST_SLOW=2 sh tests/cli/run-cli-tests.sh build-asan
 	$(SAN_ENV) sh tests/fuzz/run-replays.sh build-asan
+	$(SAN_ENV) PSYNC_TEST_SLOW=2 PSYNCD=build-asan/psyncd timeout 600 \
+	    $(PYTHON) -m unittest tests/cluster/test_cluster.py
 	$(SAN_ENV) PSYNC_TEST_SLOW=2 PSYNCD=build-asan/psyncd build-asan/check_psync
 
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \

@@ -101,6 +101,7 @@ enum psync_result {
 	PSYNC_ETOO_LARGE,	/* too_large */
 	PSYNC_ESHUTTING_DOWN,	/* shutting_down */
 	PSYNC_EINTERNAL,	/* internal */
+	PSYNC_EUNAVAILABLE,	/* unavailable: the cluster (etcd) cannot be reached */
 	/* The library's own. */
 	PSYNC_EIO,		/* no connection (daemon gone, or not reachable) */
 	PSYNC_EPROTO,		/* the daemon's reply made no sense */

@@ -81,7 +81,8 @@ enum psync_op {
 	X(FORBIDDEN,		"forbidden")			\
 	X(TOO_LARGE,		"too_large")			\
 	X(SHUTTING_DOWN,	"shutting_down")		\
-	X(INTERNAL,		"internal")
+	X(INTERNAL,		"internal")				\
+	X(UNAVAILABLE,		"unavailable")
 
 enum psync_err {
 	PSYNC_ERR_NONE = 0,

@@ -5,6 +5,7 @@
  * Adding a primitive is adding its file, its ops in proto/psync_proto.h
  * and its line below.
  */
+#include "cluster.h"
 #include "dispatch.h"
 #include "object.h"
 #include "psync_proto.h"
@@ -45,13 +46,19 @@ dispatch_line(struct model *m, struct session *s, const char *line,
 {
 	struct request	 rq;
 	struct object	*o;
+	handler_fn	 h;
 	enum hret	 r;
 
 	request_init(&rq, m, s);
 	m->ops++;
 	r = request_decode(&rq, line, len, m->handlers);
-	if (r == HR_DONE)
-		r = m->handlers[rq.op](&rq);
+	if (r == HR_DONE) {
+		/* A cluster name goes to its backend; one test without one. */
+		if (m->cluster == NULL ||
+		    (h = cluster_route(m->cluster, &rq)) == NULL)
+			h = m->handlers[rq.op];
+		r = h(&rq);
+	}
 	switch (r) {
 	case HR_DONE:
 		session_send(s, &rq.reply, false);

@@ -44,6 +44,11 @@ usage(FILE *f)
 "                         repeatable; with --allow-gid, either passes)\n"
 "  --allow-gid GID        only this primary group may connect (repeatable)\n"
 "  --log-level LEVEL      error, warn, info or debug (default info)\n"
+"  --cluster URL[,URL...] share names under the cluster prefix through the\n"
+"                         etcd members at these client URLs (lock, rlock)\n"
+"  --cluster-prefix P     names that live in the cluster (default cluster/)\n"
+"  --cluster-ttl SECS     how long a vanished host's holds survive\n"
+"                         (default 5; at least 2)\n"
 "  --version              print the version and exit\n"
 "  --help                 print this help and exit\n");
 }
@@ -76,7 +81,8 @@ enum {
 	OPT_SOCKET = 256, OPT_SOCKET_MODE, OPT_MAX_CONNECTIONS,
 	OPT_MAX_OBJECTS, OPT_MAX_LINE, OPT_MAX_PENDING, OPT_MAX_OUTPUT,
 	OPT_STATE_FILE, OPT_LOG_LEVEL, OPT_VERSION, OPT_HELP, OPT_ALLOW_UID,
-	OPT_ALLOW_GID, OPT_MAX_INPUT_TOTAL
+	OPT_ALLOW_GID, OPT_MAX_INPUT_TOTAL, OPT_CLUSTER, OPT_CLUSTER_PREFIX,
+	OPT_CLUSTER_TTL
 };
 
 static const struct option long_options[] = {
@@ -92,6 +98,9 @@ static const struct option long_options[] = {
 	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
 	{ "allow-uid",		required_argument, NULL, OPT_ALLOW_UID },
 	{ "allow-gid",		required_argument, NULL, OPT_ALLOW_GID },
+	{ "cluster",		required_argument, NULL, OPT_CLUSTER },
+	{ "cluster-prefix",	required_argument, NULL, OPT_CLUSTER_PREFIX },
+	{ "cluster-ttl",	required_argument, NULL, OPT_CLUSTER_TTL },
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ "help",		no_argument,	   NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
@@ -192,6 +201,24 @@ parse_flags(int argc, char **argv, struct config *cfg)
 			else
 				bad_flag("--allow-gid", optarg,
 				    "no such group");
+			break;
+		case OPT_CLUSTER:
+			if (*optarg == '\0')
+				bad_flag("--cluster", optarg, "no etcd URL");
+			cfg->cluster_urls = optarg;
+			break;
+		case OPT_CLUSTER_PREFIX:
+			if (!psync_name_check(optarg, strlen(optarg), NULL, 0))
+				bad_flag("--cluster-prefix", optarg,
+				    "not the start of a valid name");
+			cfg->cluster_prefix = optarg;
+			break;
+		case OPT_CLUSTER_TTL:
+			/* etcd grants no lease under 2 s at its defaults. */
+			if (parse_count(optarg, 2, 3600, &v) == -1)
+				bad_flag("--cluster-ttl", optarg,
+				    "expected 2 to 3600 seconds");
+			cfg->cluster_ttl = (int)v;
 			break;
 		case OPT_VERSION:
 			printf("psyncd %s (protocol %d)\n", PSYNCD_VERSION,

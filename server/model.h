@@ -22,6 +22,7 @@
 #include "request.h"
 #include "token.h"
 
+struct cluster;
 struct event_base;
 struct object;
 struct session;
@@ -57,6 +58,11 @@ struct model {
 	size_t			 max_objects;
 	unsigned		 max_pending;
 	double			 timer_slack;	/* added to every deadline */
+
+	/* The cluster backend (cluster.c), or NULL without --cluster. */
+	struct cluster		*cluster;
+	/* A session's end, after its waits and holds went; NULL: none. */
+	void			(*session_ending)(struct session *);
 
 	/*
 	 * stat's fields that only the owner knows (connections, buffered

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "cluster.h"
 #include "dispatch.h"
 #include "object.h"
 #include "server.h"
@@ -39,6 +40,8 @@ config_defaults(struct config *cfg)
 	cfg->max_output = 1024 * 1024;
 	cfg->max_input_total = 256 * 1024 * 1024;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->cluster_prefix = "cluster/";
+	cfg->cluster_ttl = 5;
 }
 
 int
@@ -98,6 +101,10 @@ server_init(struct server *srv, const struct config *cfg, char *cause,
 	srv->clients.max_output = cfg->max_output;
 	srv->clients.max_input_total = cfg->max_input_total;
 	srv->clients.gone = server_conn_gone;
+	if (cfg->cluster_urls != NULL && cluster_new(&srv->model, srv->base,
+	    cfg->cluster_urls, cfg->cluster_prefix, cfg->cluster_ttl, cause,
+	    size) == NULL)
+		return (-1);
 	return (0);
 }
 
@@ -180,6 +187,8 @@ server_describe(const struct model *m, json_t *out)
 	    json_integer((json_int_t)srv->cfg.max_output));
 	json_object_set_new(limits, "max_input_total",
 	    json_integer((json_int_t)srv->cfg.max_input_total));
+	if (srv->model.cluster != NULL)
+		cluster_describe(srv->model.cluster, out);
 }
 
 /* A conn has been freed: the stop completes when the last one goes. */
@@ -217,6 +226,7 @@ server_free(struct server *srv)
 
 	conn_set_free(&srv->clients);
 	object_free_all(&srv->model);
+	cluster_free(srv->model.cluster);
 	listener_cleanup(srv);
 	systemd_free(srv);
 	if (srv->stop_timer != NULL)

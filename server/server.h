@@ -42,6 +42,9 @@ struct config {
 	size_t		 max_input_total;	/* all connections' partial input */
 	enum log_level	 log_level;
 	const char	*state_file;		/* NULL: none */
+	const char	*cluster_urls;		/* --cluster; NULL: none */
+	const char	*cluster_prefix;
+	int		 cluster_ttl;
 	/* --allow-uid/--allow-gid: with any listed, only they connect. */
 	uid_t		 allow_uid[CONFIG_ALLOW_MAX];
 	gid_t		 allow_gid[CONFIG_ALLOW_MAX];

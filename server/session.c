@@ -57,6 +57,8 @@ session_lost(struct session *s)
 		h->obj->type->hold_lost(m, h->obj, h);
 	/* Its temporary objects go with it, whoever else waits on them. */
 	object_delete_temps(m, s);
+	if (m->session_ending != NULL)
+		m->session_ending(s);
 	TAILQ_REMOVE(&m->sessions, s, entry);
 	free(s->client);
 	s->client = NULL;

@@ -24,6 +24,7 @@
 #include "object.h"
 #include "wait.h"
 
+struct cluster_session;
 struct model;
 struct reply;
 struct session;
@@ -58,6 +59,7 @@ struct session {
 	struct temp_list	 temps;		/* temporary objects it made */
 	uint32_t		 npending;
 	bool			 ended;		/* session_lost has run */
+	struct cluster_session	*cluster;	/* its lease; cluster.c's */
 	uint64_t		 graph_gen;	/* deadlock search marks */
 	struct session		*graph_next;
 	struct session		*graph_parent;

@@ -39,3 +39,9 @@ xstrndup(const char *s, size_t len)
 	p[len] = '\0';
 	return (p);
 }
+
+char *
+xstrdup(const char *s)
+{
+	return (xstrndup(s, strlen(s)));
+}

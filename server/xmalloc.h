@@ -16,5 +16,6 @@
 void	*xmalloc(size_t size);
 void	*xcalloc(size_t nmemb, size_t size);
 char	*xstrndup(const char *s, size_t len);
+char	*xstrdup(const char *s);
 
 #endif

@@ -180,7 +180,7 @@ START_TEST(test_error_table)
 		"type_mismatch", "param_mismatch", "not_owner",
 		"would_deadlock", "would_exceed", "broken", "busy", "deleted",
 		"cancelled", "limit", "forbidden", "too_large",
-		"shutting_down", "internal"
+		"shutting_down", "internal", "unavailable"
 	};
 	size_t	i;
 

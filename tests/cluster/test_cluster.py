@@ -1,0 +1,477 @@
+"""Cluster objects on etcd: three etcd members and three psyncd on loopback.
+
+Each psyncd talks to a different member; clients on every psyncd share
+the names under cluster/.  The tests start everything themselves, on
+ports and directories of their own, and stop it by PID.  Bounds on
+latency are generous (a loaded 2-CPU machine); the measured figures are
+printed either way.
+
+Run: PSYNCD=build/psyncd python3 -m unittest tests/cluster/test_cluster.py
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from typing import Any, Optional
+
+PSYNCD = os.environ.get("PSYNCD", "build/psyncd")
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+# Ports of our own: 3 client and 3 peer ports from a base that depends on
+# the PID, so that two runs on one machine do not meet.
+BASE = 30000 + (os.getpid() % 1000) * 20
+SLOW = float(os.environ.get("PSYNC_TEST_SLOW", "1"))
+
+
+def bound(secs: float) -> float:
+    """A latency bound for this machine: generous, scaled like the C tests."""
+    try:
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        load = 1.0
+    return secs * SLOW * max(1.0, load)
+
+
+class Client:
+    """One connection to a psyncd: one session."""
+
+    def __init__(self, path: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
+        self.buf = b""
+
+    def send(self, req: dict[str, Any]) -> None:
+        self.sock.sendall((json.dumps(req) + "\n").encode())
+
+    def recv(self, timeout: Optional[float] = None) -> Optional[dict[str, Any]]:
+        """The next reply, or None if none comes within timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.sock.settimeout(left)
+            else:
+                self.sock.settimeout(None)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return None
+            if not chunk:
+                raise ConnectionError("psyncd closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def call(self, req: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+        self.send(req)
+        r = self.recv(bound(timeout))
+        if r is None:
+            raise AssertionError(f"no reply to {req}")
+        return r
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def etcd_call(port: int, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("POST", path, json.dumps(body),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise OSError(f"etcd {path}: HTTP {r.status}: {data!r}")
+        return json.loads(data)
+    finally:
+        c.close()
+
+
+def b64(s: str) -> str:
+    import base64
+    return base64.b64encode(s.encode()).decode()
+
+
+def etcd_keys(prefix: str) -> list[str]:
+    """The keys under prefix, through member 0."""
+    import base64
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    r = etcd_call(BASE, "/v3/kv/range", {"key": b64(prefix),
+                                           "range_end": b64(end)})
+    return [base64.b64decode(kv["key"]).decode() for kv in r.get("kvs", [])]
+
+
+class Cluster:
+    """3 etcd members and the psyncd in front of them."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="psync-cluster.")
+        self.etcd: list[subprocess.Popen[bytes]] = []
+        self.psyncd: dict[str, subprocess.Popen[bytes]] = {}
+        peers = ",".join(f"m{i}=http://127.0.0.1:{BASE + 10 + i}"
+                         for i in range(3))
+        for i in range(3):
+            with open(os.path.join(self.dir, f"etcd{i}.log"), "wb") as log:
+                self.etcd.append(self.spawn_etcd(i, peers, log))
+        self.wait_etcd()
+
+    def spawn_etcd(self, i: int, peers: str,
+                   log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([
+            ETCD, "--name", f"m{i}",
+            "--data-dir", os.path.join(self.dir, f"m{i}"),
+            "--listen-client-urls", f"http://127.0.0.1:{BASE + i}",
+            "--advertise-client-urls", f"http://127.0.0.1:{BASE + i}",
+            "--listen-peer-urls", f"http://127.0.0.1:{BASE + 10 + i}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{BASE + 10 + i}",
+            "--initial-cluster", peers,
+            "--initial-cluster-state", "new",
+            "--initial-cluster-token", f"psync-test-{BASE}",
+            "--log-level", "error"], stdout=log, stderr=log)
+
+    def wait_etcd(self) -> None:
+        deadline = time.monotonic() + bound(30)
+        for i in range(3):
+            while True:
+                try:
+                    etcd_call(BASE + i, "/v3/kv/range", {"key": b64("x")})
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)  # polling for readiness, bounded
+
+    def url(self, i: int) -> str:
+        return f"http://127.0.0.1:{BASE + i}"
+
+    def start(self, name: str, *args: str) -> str:
+        """Start psyncd `name`; wait until its mirror is loaded."""
+        sock = os.path.join(self.dir, name + ".sock")
+        with open(os.path.join(self.dir, name + ".log"), "wb") as log:
+            p = subprocess.Popen([PSYNCD, "--socket", sock, *args],
+                                 stdout=log, stderr=log)
+        self.psyncd[name] = p
+        deadline = time.monotonic() + bound(10)
+        while True:
+            try:
+                c = Client(sock)
+                try:
+                    st = c.call({"op": "stat"})
+                finally:
+                    c.close()
+                if "--cluster" not in args or st["cluster"]["connected"]:
+                    return sock
+            except (OSError, ConnectionError):
+                pass
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"psyncd {name} did not start: " +
+                                     self.log(name))
+            time.sleep(0.02)  # polling for readiness, bounded
+
+    def log(self, name: str) -> str:
+        with open(os.path.join(self.dir, name + ".log"), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def kill(self, name: str) -> None:
+        p = self.psyncd.pop(name)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def stop(self) -> list[str]:
+        """Stop everything; what a psyncd said if it did not exit 0."""
+        bad = []
+        for p in self.psyncd.values():
+            p.send_signal(signal.SIGTERM)
+        for name, p in self.psyncd.items():
+            try:
+                if p.wait(timeout=bound(10)) != 0:
+                    bad.append(f"psyncd {name} exited {p.returncode}:\n" +
+                               self.log(name))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                bad.append(f"psyncd {name} did not stop on SIGTERM")
+        for e in self.etcd:
+            e.send_signal(signal.SIGTERM)
+        for e in self.etcd:
+            try:
+                e.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                e.kill()
+                e.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return bad
+
+
+cluster: Optional[Cluster] = None
+socks: list[str] = []
+
+
+def setUpModule() -> None:
+    global cluster
+    if not os.access(ETCD, os.X_OK):
+        raise unittest.SkipTest("etcd is not installed (apt-get install "
+                                "etcd-server): the cluster suite is skipped")
+    cluster = Cluster()
+    for i in range(3):
+        socks.append(cluster.start(f"d{i}", "--cluster", cluster.url(i)))
+
+
+def tearDownModule() -> None:
+    if cluster is not None:
+        bad = cluster.stop()
+        if bad:
+            raise AssertionError("\n".join(bad))
+
+
+class TestClusterLock(unittest.TestCase):
+
+    def test_shared_across_daemons(self) -> None:
+        a, b, c = (Client(s) for s in socks)
+        r = a.call({"op": "lock.acquire", "name": "cluster/t1"})
+        self.assertTrue(r["acquired"], r)
+        t0 = r["token"]
+        r = b.call({"op": "lock.acquire", "name": "cluster/t1", "timeout": 0})
+        self.assertEqual(r, {"ok": True, "acquired": False})
+        c.send({"op": "lock.acquire", "name": "cluster/t1", "id": 7})
+        self.assertIsNone(c.recv(0.2))
+        self.assertTrue(a.call({"op": "lock.release",
+                                "name": "cluster/t1"})["ok"])
+        r = c.recv(bound(5))
+        assert r is not None
+        self.assertTrue(r["acquired"], r)
+        self.assertEqual(r["id"], 7)
+        self.assertGreater(r["token"], t0)
+        self.assertTrue(c.call({"op": "lock.release",
+                                "name": "cluster/t1"})["ok"])
+        for k in (a, b, c):
+            k.close()
+
+    def test_release_by_a_non_holder_is_refused(self) -> None:
+        a, b = Client(socks[0]), Client(socks[1])
+        self.assertTrue(a.call({"op": "lock.acquire",
+                                "name": "cluster/t2"})["acquired"])
+        r = b.call({"op": "lock.release", "name": "cluster/t2"})
+        self.assertEqual(r["error"], "not_owner")
+        r = a.call({"op": "lock.acquire", "name": "cluster/t2"})
+        self.assertEqual(r["error"], "would_deadlock")
+        a.call({"op": "lock.release", "name": "cluster/t2"})
+        a.close()
+        b.close()
+
+    def test_history_no_overlap_tokens_in_grant_order(self) -> None:
+        """2 clients per psyncd, 15 grants each, holding 0-3 ms."""
+        events: list[tuple[float, float, int]] = []
+        lock = threading.Lock()
+        errors: list[str] = []
+
+        def worker(path: str, seed: int) -> None:
+            k = Client(path)
+            try:
+                for n in range(15):
+                    r = k.call({"op": "lock.acquire", "name": "cluster/h"},
+                               timeout=30)
+                    granted = time.monotonic()
+                    if not r.get("acquired"):
+                        errors.append(str(r))
+                        return
+                    time.sleep(((seed * 7 + n) % 4) / 1000)
+                    released = time.monotonic()
+                    r2 = k.call({"op": "lock.release", "name": "cluster/h"})
+                    if not r2.get("ok"):
+                        errors.append(str(r2))
+                    with lock:
+                        events.append((granted, released, r["token"]))
+            finally:
+                k.close()
+
+        threads = [threading.Thread(target=worker, args=(socks[i % 3], i))
+                   for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(events), 90)
+        events.sort()
+        for (_, r1, t1), (g2, _, t2) in zip(events, events[1:]):
+            # Each grant was seen after the previous holder sent its
+            # release, and carries a larger token.
+            self.assertGreater(g2, r1, "two holders overlap")
+            self.assertLess(t1, t2, "tokens out of grant order")
+
+    def test_kill9_client_released_at_once(self) -> None:
+        child = subprocess.Popen([sys.executable, "-c", (
+            "import json,socket,sys,time\n"
+            "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+            "s.sendall(b'{\"op\":\"lock.acquire\",\"name\":\"cluster/k\"}\\n')\n"
+            "print(s.recv(4096).decode(), flush=True); time.sleep(60)\n"),
+            socks[0]], stdout=subprocess.PIPE)
+        assert child.stdout is not None
+        self.assertIn('"acquired":true', child.stdout.readline().decode())
+        child.stdout.close()
+        w = Client(socks[1])
+        w.send({"op": "lock.acquire", "name": "cluster/k"})
+        self.assertIsNone(w.recv(0.1))
+        t = time.monotonic()
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        r = w.recv(bound(0.2))
+        took = time.monotonic() - t
+        print(f"cluster: a kill -9'd holder's lock reached a waiter on "
+              f"another psyncd {took * 1e3:.1f} ms later", file=sys.stderr)
+        self.assertIsNotNone(r, "not released within the bound")
+        assert r is not None
+        self.assertTrue(r["acquired"], r)
+        w.call({"op": "lock.release", "name": "cluster/k"})
+        w.close()
+
+    def test_killed_daemon_released_within_ttl(self) -> None:
+        assert cluster is not None
+        sock = cluster.start("d9", "--cluster", cluster.url(0),
+                             "--cluster-ttl", "2")
+        h = Client(sock)
+        self.assertTrue(h.call({"op": "lock.acquire",
+                                "name": "cluster/dead"})["acquired"])
+        w = Client(socks[2])
+        w.send({"op": "lock.acquire", "name": "cluster/dead"})
+        self.assertIsNone(w.recv(0.1))
+        t = time.monotonic()
+        cluster.kill("d9")
+        r = w.recv(bound(2 + 1 + 2))
+        took = time.monotonic() - t
+        print(f"cluster: a SIGKILLed psyncd's lock (TTL 2 s) was released "
+              f"{took:.2f} s later", file=sys.stderr)
+        self.assertIsNotNone(r, "not released within TTL + 1 s")
+        assert r is not None
+        self.assertTrue(r["acquired"], r)
+        w.call({"op": "lock.release", "name": "cluster/dead"})
+        w.close()
+        h.close()
+
+    def test_timeout_and_cancel_leave_nothing_in_etcd(self) -> None:
+        a, b = Client(socks[0]), Client(socks[1])
+        self.assertTrue(a.call({"op": "lock.acquire",
+                                "name": "cluster/tc"})["acquired"])
+        t = time.monotonic()
+        r = b.call({"op": "lock.acquire", "name": "cluster/tc",
+                    "timeout": 0.2})
+        self.assertEqual(r, {"ok": True, "acquired": False})
+        self.assertGreaterEqual(time.monotonic() - t, 0.2)
+        b.send({"op": "lock.acquire", "name": "cluster/tc", "id": "w"})
+        self.assertIsNone(b.recv(0.1))
+        # The cancelled wait's reply comes first, then cancel's own.
+        b.send({"op": "cancel", "target": "w", "id": "c"})
+        r1, r2 = b.recv(bound(1)), b.recv(bound(1))
+        assert r1 is not None and r2 is not None
+        self.assertEqual((r1["id"], r1["error"]), ("w", "cancelled"))
+        self.assertEqual((r2["id"], r2["cancelled"]), ("c", True))
+        # Only the holder's key is left once the deletes land.
+        deadline = time.monotonic() + bound(2)
+        while len(etcd_keys("psync/o/cluster/tc/")) != 1:
+            self.assertLess(time.monotonic(), deadline,
+                            etcd_keys("psync/o/cluster/tc/"))
+            time.sleep(0.01)  # polling etcd for the state, bounded
+        a.call({"op": "lock.release", "name": "cluster/tc"})
+        deadline = time.monotonic() + bound(2)
+        while etcd_keys("psync/o/cluster/tc/"):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)  # polling etcd for the state, bounded
+        a.close()
+        b.close()
+
+    def test_rlock_reentry_is_local(self) -> None:
+        a, b = Client(socks[0]), Client(socks[1])
+        r1 = a.call({"op": "rlock.acquire", "name": "cluster/rl"})
+        r2 = a.call({"op": "rlock.acquire", "name": "cluster/rl"})
+        self.assertEqual((r1["count"], r2["count"]), (1, 2))
+        self.assertEqual(r1["token"], r2["token"])
+        self.assertEqual(a.call({"op": "rlock.release",
+                                 "name": "cluster/rl"})["count"], 1)
+        r = b.call({"op": "rlock.acquire", "name": "cluster/rl",
+                    "timeout": 0})
+        self.assertFalse(r["acquired"])
+        self.assertEqual(a.call({"op": "rlock.release",
+                                 "name": "cluster/rl"})["count"], 0)
+        b.send({"op": "rlock.acquire", "name": "cluster/rl"})
+        r = b.recv(bound(5))
+        assert r is not None
+        self.assertTrue(r["acquired"], r)
+        b.call({"op": "rlock.release", "name": "cluster/rl"})
+        a.close()
+        b.close()
+
+    def test_ops_not_served_are_refused_clearly(self) -> None:
+        a = Client(socks[0])
+        r = a.call({"op": "sem.acquire", "name": "cluster/s", "value": 1})
+        self.assertEqual(r["error"], "bad_request")
+        self.assertIn("not served for cluster objects", r["message"])
+        self.assertEqual(a.call({"op": "stat"})["objects"], 0)
+        a.close()
+
+    def test_local_names_stay_local(self) -> None:
+        a, b = Client(socks[0]), Client(socks[1])
+        self.assertTrue(a.call({"op": "lock.acquire",
+                                "name": "plain"})["acquired"])
+        # Another daemon's "plain" is another lock.
+        self.assertTrue(b.call({"op": "lock.acquire", "name": "plain",
+                                "timeout": 0})["acquired"])
+        self.assertEqual(etcd_keys("psync/o/plain/"), [])
+        a.close()
+        b.close()
+
+    def test_stat_shows_the_cluster(self) -> None:
+        a = Client(socks[1])
+        st = a.call({"op": "stat"})["cluster"]
+        self.assertTrue(st["connected"])
+        self.assertEqual(st["member"], f"http://127.0.0.1:{BASE + 1}")
+        self.assertEqual(st["prefix"], "cluster/")
+        self.assertGreater(st["revision"], 0)
+        a.close()
+
+    def test_unreachable_etcd_fails_cluster_requests_only(self) -> None:
+        assert cluster is not None
+        # Nothing listens on this port: the mirror never loads.
+        sock = os.path.join(cluster.dir, "lonely.sock")
+        with open(os.path.join(cluster.dir, "lonely.log"), "wb") as log:
+            p = subprocess.Popen([PSYNCD, "--socket", sock, "--cluster",
+                                  f"http://127.0.0.1:{BASE + 19}"],
+                                 stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + bound(10)
+            while not os.path.exists(sock):
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.01)  # polling for the socket, bounded
+            time.sleep(0.05)
+            a = Client(sock)
+            r = a.call({"op": "lock.acquire", "name": "cluster/u"})
+            self.assertEqual(r["error"], "unavailable", r)
+            self.assertTrue(a.call({"op": "lock.acquire", "name": "local",
+                                    "timeout": 0})["acquired"])
+            self.assertFalse(a.call({"op": "stat"})["cluster"]["connected"])
+            a.close()
+        finally:
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=bound(10)), 0,
+                             cluster.log("lonely"))
+
+
+if __name__ == "__main__":
+    unittest.main()
