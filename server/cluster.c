@@ -1,10 +1,11 @@
 /*
- * cluster.c -- cluster locks and rlocks on etcd, decided from a mirror.
+ * cluster.c -- cluster locks, rlocks and rwlocks on etcd, decided from a
+ * mirror.
  *
  * Keys (all under psync/):
- *   psync/o/<name>/q/<lease hex>.<seq hex>   one per acquire, leased to
- *       the acquiring session's lease; its value says who ({session,
- *       pid, host}).  Its create revision orders the queue (FIFO across
+ *   psync/o/<name>/q/<lease hex>.<seq hex>.<r|w>   one per acquire,
+ *       leased to the acquiring session's lease; its value says who
+ *       ({session, pid, host}), its last letter reads or writes.  Its create revision orders the queue (FIFO across
  *       hosts) and is the grant's fencing token.
  *
  * The mirror is one range of psync/ and then one watch from the next
@@ -47,12 +48,15 @@
 #define KEY_MAX		512
 #define RETRY_MS	100		/* reload, lease, delete retries */
 #define DELETE_TRIES	100		/* about 10 s of retries */
+#define MODE_READ	1		/* rwlock read: shares with readers */
+#define MODE_WRITE	2		/* lock, rlock, rwlock write */
 
 /* One queue key of the mirror. */
 struct ckey {
 	TAILQ_ENTRY(ckey)	 entry;		/* in create-revision order */
 	int64_t			 rev;		/* create revision: the token */
 	int64_t			 lease;
+	uint8_t			 mode;		/* MODE_READ or MODE_WRITE */
 	char			*key;		/* the full etcd key */
 	char			*value;		/* who: JSON text */
 };
@@ -133,17 +137,13 @@ struct cluster {
 	struct cwait_list	 queued;	/* local waits with a key put */
 };
 
-struct clock {
-	struct object		 obj;
-	struct hold		 hold;		/* token: the key's revision */
-	char			*key;		/* the held key, owned */
-};
-
-#define CLOCK(o)	((struct clock *)(o))
 #define CW(w)		((struct cwait *)(w))
 
 extern const struct objtype cluster_lock_type;
 extern const struct objtype cluster_rlock_type;
+extern const struct objtype cluster_rwlock_type;
+
+static bool	is_cluster_queue(const struct object *);
 
 static void	cluster_load(struct cluster *);
 static void	cluster_touch_name(struct cluster *, const char *, size_t);
@@ -259,6 +259,9 @@ mirror_put(struct cluster *c, const json_t *kv)
 	}
 	k = xcalloc(1, sizeof(*k));
 	k->rev = rev;
+	/* The mode is the key's last letter: ".r" reads, else it writes. */
+	k->mode = len > 2 && key[len - 2] == '.' && key[len - 1] == 'r' ?
+	    MODE_READ : MODE_WRITE;
 	k->lease = etcd_int(kv, "lease");
 	k->key = xstrdup(key);
 	k->value = xstrdup(value);
@@ -300,8 +303,7 @@ cluster_touch_name(struct cluster *c, const char *name, size_t len)
 {
 	struct object	*o = object_find(c->m, name, len);
 
-	if (o != NULL && (o->type == &cluster_lock_type ||
-	    o->type == &cluster_rlock_type))
+	if (o != NULL && is_cluster_queue(o))
 		object_touch(c->m, o);
 }
 
@@ -675,7 +677,8 @@ cop_send(struct cop *op)
 	json_t			*req;
 
 	snprintf(key, sizeof(key), OBJ_ROOT "%s" QUEUE_SEP "%" PRIx64 ".%"
-	    PRIx64, object_name(o), (uint64_t)cs->lease, ++cs->seq);
+	    PRIx64 ".%c", object_name(o), (uint64_t)cs->lease, ++cs->seq,
+	    op->cw->w.mode == MODE_READ ? 'r' : 'w');
 	snprintf(value, sizeof(value), "{\"session\":%llu,\"pid\":%ld,"
 	    "\"host\":\"%s\"}", (unsigned long long)s->id, (long)s->pid,
 	    cs->c->host);
@@ -715,30 +718,45 @@ cwait_abandon(struct cluster *c, struct cwait *cw)
 	}
 }
 
-/* The lock types. */
+/* The lock types: lock, rlock and rwlock share one queue discipline. */
 
 static bool
-is_recursive(const struct object *o)
+is_cluster_queue(const struct object *o)
 {
-	return (o->type == &cluster_rlock_type);
+	return (o->type == &cluster_lock_type ||
+	    o->type == &cluster_rlock_type || o->type == &cluster_rwlock_type);
 }
 
+static const char *
+mode_name(uint8_t mode)
+{
+	return (mode == MODE_WRITE ? "write" : "read");
+}
+
+/* One session's hold: its key in etcd. */
+struct chold {
+	struct hold	 hold;		/* token: the key's create revision */
+	char		*key;		/* owned */
+};
+
+#define CHOLD(h)	((struct chold *)(void *)(h))
+
 static void
-grant_fields(struct reply *r, const struct clock *l)
+grant_fields(struct reply *r, const struct object *o, const struct hold *h)
 {
 	reply_bool(r, "acquired", true);
-	if (is_recursive(&l->obj))
-		reply_int(r, "count", l->hold.count);
-	reply_int(r, "token", (json_int_t)l->hold.token);
+	if (o->type == &cluster_rlock_type)
+		reply_int(r, "count", h->count);
+	reply_int(r, "token", (json_int_t)h->token);
 }
 
 static enum hret
-cluster_lock_acquire_op(struct request *rq, const struct objtype *t)
+cluster_acquire_op(struct request *rq, const struct objtype *t, uint8_t mode)
 {
 	struct cluster		*c = rq->model->cluster;
 	struct cluster_session	*cs;
 	struct object		*o;
-	struct clock		*l;
+	struct hold		*h;
 	struct cwait		*cw;
 	struct cop		*op;
 	double			 timeout;
@@ -746,27 +764,30 @@ cluster_lock_acquire_op(struct request *rq, const struct objtype *t)
 	if (rq_timeout(rq, &timeout) != HR_DONE ||
 	    object_get(rq, t, true, &o) != HR_DONE)
 		return (HR_ERROR);
-	l = CLOCK(o);
-	if (l->hold.sess == rq->sess) {
-		if (!is_recursive(o))
+	if ((h = hold_find(o, rq->sess)) != NULL) {
+		if (t == &cluster_rwlock_type)
+			return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
+			    "session %llu already holds rwlock '%s' for %s",
+			    (unsigned long long)rq->sess->id, QUOTED_OBJ(o),
+			    mode_name(h->mode)));
+		if (t == &cluster_lock_type)
 			return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
 			    "session %llu already holds lock '%s'",
-			    (unsigned long long)rq->sess->id,
-			    QUOTED_OBJ(o)));
-		if (l->hold.count == UINT32_MAX)
+			    (unsigned long long)rq->sess->id, QUOTED_OBJ(o)));
+		if (h->count == UINT32_MAX)
 			return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED,
 			    "rlock '%s' is at its maximum depth",
 			    QUOTED_OBJ(o)));
-		l->hold.count++;	/* re-entry is local: same token */
-		grant_fields(rq_reply(rq), l);
+		h->count++;		/* re-entry is local: same token */
+		grant_fields(rq_reply(rq), o, h);
 		return (HR_DONE);
 	}
 	if (object_check_pending(rq, t) != HR_DONE)
 		return (HR_ERROR);
 	cs = csess_get(c, rq->sess);
 	/* A try is judged once its key is in the mirror, not at once. */
-	cw = CW(wait_new(rq, o, timeout == 0 ? TIMEOUT_FOREVER : timeout, 0,
-	    sizeof(*cw)));
+	cw = CW(wait_new(rq, o, timeout == 0 ? TIMEOUT_FOREVER : timeout,
+	    mode, sizeof(*cw)));
 	cw->try = timeout == 0;
 	op = xcalloc(1, sizeof(*op));
 	op->c = c;
@@ -784,78 +805,87 @@ cluster_lock_acquire_op(struct request *rq, const struct objtype *t)
 }
 
 static enum hret
-cluster_lock_release_op(struct request *rq, const struct objtype *t)
+cluster_release_op(struct request *rq, const struct objtype *t)
 {
 	struct object	*o;
-	struct clock	*l;
+	struct hold	*h = NULL;
 
 	if (object_get(rq, t, false, &o) != HR_DONE)
 		return (HR_ERROR);
-	if (o == NULL || CLOCK(o)->hold.sess != rq->sess)
+	if (o == NULL || (h = hold_find(o, rq->sess)) == NULL)
 		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does "
 		    "not hold %s '%s'", (unsigned long long)rq->sess->id,
 		    t->name, QUOTED_NAME(rq)));
-	l = CLOCK(o);
-	if (--l->hold.count == 0) {
+	if (--h->count == 0) {
 		/* Released once etcd deletes the key; the reply need not wait. */
-		cluster_delete(rq->model->cluster, l->key, (int64_t)l->hold.token);
-		l->key = NULL;
-		hold_unlink(rq->model, &l->hold);
+		cluster_delete(rq->model->cluster, CHOLD(h)->key,
+		    (int64_t)h->token);
+		hold_unlink(rq->model, h);
+		free(h);
+		h = NULL;
 	}
-	if (is_recursive(o))
-		reply_int(rq_reply(rq), "count",
-		    l->hold.sess != NULL ? l->hold.count : 0);
+	if (t == &cluster_rlock_type)
+		reply_int(rq_reply(rq), "count", h != NULL ? h->count : 0);
 	return (HR_DONE);
 }
 
-/* Does the mirror still hold rev in name's queue? */
-static bool
-mirror_has(const struct cname *n, int64_t rev)
+/*
+ * May the key put at rev, in mode, be granted?  Everything ahead of it
+ * in the queue (holders included: their keys stay until deleted) must
+ * be readers, and a writer must be first.  -1: rev is not in the queue.
+ */
+static int
+grantable(const struct cname *n, int64_t rev, uint8_t mode)
 {
 	const struct ckey	*k;
 
 	if (n == NULL)
-		return (false);
+		return (-1);
 	TAILQ_FOREACH(k, &n->keys, entry) {
 		if (k->rev == rev)
-			return (true);
+			return (1);
+		if (mode == MODE_WRITE || k->mode == MODE_WRITE)
+			break;
 	}
-	return (false);
+	for (; k != NULL; k = TAILQ_NEXT(k, entry))
+		if (k->rev == rev)
+			return (0);
+	return (-1);
 }
 
 static void
-cluster_lock_pump(struct model *m, struct object *o)
+cluster_queue_pump(struct model *m, struct object *o)
 {
 	struct cluster	*c = m->cluster;
-	struct clock	*l = CLOCK(o);
 	struct cname	*n;
-	struct ckey	*head;
 	struct wait	*w, *next;
 	struct cwait	*cw;
+	struct chold	*ch;
 	struct reply	 r;
+	int		 g;
 
 	if (c->revision == 0)
 		return;			/* the mirror is loading */
 	n = cname_find(c, object_name(o), o->namelen);
-	head = n != NULL ? TAILQ_FIRST(&n->keys) : NULL;
 	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, obj_entry);
 		cw = CW(w);
 		/* Judged only once the mirror has its own key's put. */
 		if (cw->rev == 0 || cw->rev > c->revision)
 			continue;
-		if (l->hold.sess == NULL && head != NULL &&
-		    head->rev == cw->rev) {
-			l->hold.token = (uint64_t)cw->rev;
-			l->hold.count = 1;
-			l->key = cw->key;
+		if ((g = grantable(n, cw->rev, w->mode)) == 1) {
+			ch = xcalloc(1, sizeof(*ch));
+			ch->hold.token = (uint64_t)cw->rev;
+			ch->hold.count = 1;
+			ch->hold.mode = w->mode;
+			ch->key = cw->key;
 			cw->key = NULL;
 			cwait_unqueue(c, cw);
-			hold_link(&l->hold, o, w->sess);
+			hold_link(&ch->hold, o, w->sess);
 			wait_reply_init(w, &r);
-			grant_fields(&r, l);
+			grant_fields(&r, o, &ch->hold);
 			wait_complete(m, w, &r);
-		} else if (!mirror_has(n, cw->rev)) {
+		} else if (g == -1) {
 			cwait_abandon(c, cw);
 			wait_fail(m, w, PSYNC_ERR_UNAVAILABLE, "this request's "
 			    "queue key left etcd before it was granted (its "
@@ -870,108 +900,136 @@ cluster_lock_pump(struct model *m, struct object *o)
 }
 
 static void
-cluster_lock_timed_out(struct model *m, struct wait *w)
+cluster_queue_timed_out(struct model *m, struct wait *w)
 {
 	cwait_abandon(m->cluster, CW(w));
 	wait_timed_out_unacquired(m, w);
 }
 
 static void
-cluster_lock_wait_left(struct model *m, struct wait *w, enum wait_end why)
+cluster_queue_wait_left(struct model *m, struct wait *w, enum wait_end why)
 {
 	(void)why;
 	cwait_abandon(m->cluster, CW(w));
 }
 
 static void
-cluster_lock_hold_lost(struct model *m, struct object *o, struct hold *h)
+cluster_queue_hold_lost(struct model *m, struct object *o, struct hold *h)
 {
-	struct clock	*l = CLOCK(o);
-
+	(void)o;
 	/* A session's end revokes its lease too; a forced delete does not. */
-	if (l->key != NULL)
-		cluster_delete(m->cluster, l->key, (int64_t)l->hold.token);
-	l->key = NULL;
+	cluster_delete(m->cluster, CHOLD(h)->key, (int64_t)h->token);
 	hold_unlink(m, h);
+	free(h);
 }
 
 static void
-cluster_lock_describe(const struct object *o, json_t *out)
+cluster_queue_describe(const struct object *o, json_t *out)
 {
-	json_object_set_new(out, "held", json_boolean(o->nholders > 0));
+	const struct hold	*h = TAILQ_FIRST(&o->holders);
+	bool			 writer = h != NULL && h->mode == MODE_WRITE;
+
+	if (o->type == &cluster_rwlock_type) {
+		json_object_set_new(out, "readers", json_integer(writer ? 0 :
+		    o->nholders));
+		json_object_set_new(out, "writer", json_boolean(writer));
+	} else
+		json_object_set_new(out, "held", json_boolean(h != NULL));
 	json_object_set_new(out, "cluster", json_true());
 }
 
 static void
-cluster_lock_describe_hold(const struct hold *h, json_t *out)
+cluster_queue_describe_hold(const struct hold *h, json_t *out)
 {
-	if (is_recursive(h->obj))
+	if (h->obj->type == &cluster_rlock_type)
 		json_object_set_new(out, "count", json_integer(h->count));
+	if (h->obj->type == &cluster_rwlock_type)
+		json_object_set_new(out, "mode", json_string(mode_name(h->mode)));
 	json_object_set_new(out, "token", json_integer((json_int_t)h->token));
 }
 
 static void
-cluster_lock_destroy(struct object *o)
+cluster_queue_describe_wait(const struct wait *w, json_t *out)
 {
-	free(CLOCK(o)->key);
+	if (w->obj->type == &cluster_rwlock_type)
+		json_object_set_new(out, "mode", json_string(mode_name(w->mode)));
 }
 
 static enum hret
 cluster_lock_acquire(struct request *rq)
 {
-	return (cluster_lock_acquire_op(rq, &cluster_lock_type));
+	return (cluster_acquire_op(rq, &cluster_lock_type, MODE_WRITE));
 }
 
 static enum hret
 cluster_lock_release(struct request *rq)
 {
-	return (cluster_lock_release_op(rq, &cluster_lock_type));
+	return (cluster_release_op(rq, &cluster_lock_type));
 }
 
 static enum hret
 cluster_rlock_acquire(struct request *rq)
 {
-	return (cluster_lock_acquire_op(rq, &cluster_rlock_type));
+	return (cluster_acquire_op(rq, &cluster_rlock_type, MODE_WRITE));
 }
 
 static enum hret
 cluster_rlock_release(struct request *rq)
 {
-	return (cluster_lock_release_op(rq, &cluster_rlock_type));
+	return (cluster_release_op(rq, &cluster_rlock_type));
+}
+
+static enum hret
+cluster_rwlock_acquire(struct request *rq)
+{
+	const char	*mode;
+	size_t		 len;
+
+	if (rq_opt_string(rq, "mode", &mode, &len) != HR_DONE)
+		return (HR_ERROR);
+	if (mode != NULL && len == 4 && memcmp(mode, "read", 4) == 0)
+		return (cluster_acquire_op(rq, &cluster_rwlock_type,
+		    MODE_READ));
+	if (mode != NULL && len == 5 && memcmp(mode, "write", 5) == 0)
+		return (cluster_acquire_op(rq, &cluster_rwlock_type,
+		    MODE_WRITE));
+	return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+	    "field 'mode' must be \"read\" or \"write\""));
+}
+
+static enum hret
+cluster_rwlock_release(struct request *rq)
+{
+	return (cluster_release_op(rq, &cluster_rwlock_type));
 }
 
 static const struct verb cluster_none[] = { { 0, NULL } };
 
+#define CLUSTER_QUEUE_TYPE(tname, tarticle, tkind)			\
+	.name = tname,							\
+	.article = tarticle,						\
+	.kind = tkind,							\
+	.size = sizeof(struct object),					\
+	.verbs = cluster_none,						\
+	.is_fresh = object_always_fresh,				\
+	.pump = cluster_queue_pump,					\
+	.hold_lost = cluster_queue_hold_lost,				\
+	.wait_left = cluster_queue_wait_left,				\
+	.timed_out = cluster_queue_timed_out,				\
+	.describe = cluster_queue_describe,				\
+	.describe_hold = cluster_queue_describe_hold,			\
+	.describe_wait = cluster_queue_describe_wait
+
 const struct objtype cluster_lock_type = {
-	.name = "lock",
-	.article = "a",
-	.kind = OBJ_LOCK,
-	.size = sizeof(struct clock),
-	.verbs = cluster_none,
-	.is_fresh = object_always_fresh,
-	.pump = cluster_lock_pump,
-	.hold_lost = cluster_lock_hold_lost,
-	.wait_left = cluster_lock_wait_left,
-	.timed_out = cluster_lock_timed_out,
-	.describe = cluster_lock_describe,
-	.describe_hold = cluster_lock_describe_hold,
-	.destroy = cluster_lock_destroy,
+	CLUSTER_QUEUE_TYPE("lock", "a", OBJ_LOCK)
 };
 
 const struct objtype cluster_rlock_type = {
-	.name = "rlock",
-	.article = "an",
-	.kind = OBJ_RLOCK,
-	.size = sizeof(struct clock),
-	.verbs = cluster_none,
-	.is_fresh = object_always_fresh,
-	.pump = cluster_lock_pump,
-	.hold_lost = cluster_lock_hold_lost,
-	.wait_left = cluster_lock_wait_left,
-	.timed_out = cluster_lock_timed_out,
-	.describe = cluster_lock_describe,
-	.describe_hold = cluster_lock_describe_hold,
-	.destroy = cluster_lock_destroy,
+	CLUSTER_QUEUE_TYPE("rlock", "an", OBJ_RLOCK)
+};
+
+const struct objtype cluster_rwlock_type = {
+	CLUSTER_QUEUE_TYPE("rwlock", "an", OBJ_RWLOCK)
 };
 
 /* Routing. */
@@ -981,7 +1039,7 @@ cluster_refuse(struct request *rq)
 {
 	return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "'%s' is a cluster name "
 	    "(under the --cluster-prefix), and %s is not served for cluster "
-	    "objects yet: only lock.* and rlock.* are", QUOTED_NAME(rq),
+	    "objects yet: only lock.*, rlock.* and rwlock.* are", QUOTED_NAME(rq),
 	    psync_op_name(rq->op)));
 }
 
@@ -1002,6 +1060,10 @@ cluster_route(struct cluster *c, const struct request *rq)
 		return (cluster_rlock_acquire);
 	case PSYNC_OP_RLOCK_RELEASE:
 		return (cluster_rlock_release);
+	case PSYNC_OP_RWLOCK_ACQUIRE:
+		return (cluster_rwlock_acquire);
+	case PSYNC_OP_RWLOCK_RELEASE:
+		return (cluster_rwlock_release);
 	case PSYNC_OP_INFO:
 	case PSYNC_OP_LIST:
 	case PSYNC_OP_CANCEL:

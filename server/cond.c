@@ -67,7 +67,8 @@ static const struct regrant cond_regrant = {
 static bool
 is_lock(const struct object *o)
 {
-	return (o->type->kind == OBJ_LOCK || o->type->kind == OBJ_RLOCK);
+	/* A cluster lock has the kind but not the type: not served yet. */
+	return (o->type == &lock_type || o->type == &rlock_type);
 }
 
 static enum hret
@@ -85,6 +86,11 @@ cond_wait(struct request *rq)
 	    object_get(rq, &cond_type, false, &co) != HR_DONE)
 		return (HR_ERROR);
 	lo = object_find(rq->model, lname, llen);
+	if (lo != NULL && !is_lock(lo) && (lo->type->kind == OBJ_LOCK ||
+	    lo->type->kind == OBJ_RLOCK))
+		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is a cluster "
+		    "%s; cond.wait over cluster objects is not served yet",
+		    QUOTED(lname, llen), lo->type->name));
 	if (lo != NULL && !is_lock(lo))
 		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is %s %s; "
 		    "cond.wait needs a lock or an rlock",

@@ -240,6 +240,7 @@ etcd_done_cb(struct evhttp_request *req, void *arg)
 	if (c->conn != NULL)
 		c->conn->call = NULL;
 	code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	log_debug("etcd: %s: HTTP %d", c->path, code);
 	if (req != NULL && (in = evhttp_request_get_input_buffer(req)) !=
 	    NULL && (len = evbuffer_get_length(in)) > 0)
 		body = (const char *)evbuffer_pullup(in, -1);
@@ -365,6 +366,8 @@ etcd_send_queued(struct etcd *e)
 		c->conn = k;
 		k->call = c;
 		etcd_nodelay(k->evcon, &k->fd);
+		log_debug("etcd: %s sent on connection %d", c->path,
+		    (int)(k - e->pool));
 	}
 }
 

@@ -22,6 +22,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import cluster_bench  # noqa: E402  (the cluster rows, beside etcdctl)
 
 
 def wait_socket(path, proc, deadline=10.0):
@@ -469,6 +472,10 @@ def main():
                 results["runs"][mode] = rows_for(srv, a.scale)
             finally:
                 srv.stop_all()
+    sys.stderr.write("cluster (unpinned):\n")
+    crows = cluster_bench.rows(build, a.scale)
+    if crows:
+        results["runs"]["cluster, unpinned"] = crows
     results["seconds"] = time.monotonic() - t0
     print("psync bench: %s, %d CPUs, kernel %s, commit %s, scale %g" % (
         results["machine"]["cpu"], results["machine"]["nproc"],

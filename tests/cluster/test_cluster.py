@@ -27,9 +27,27 @@ from typing import Any, Optional
 
 PSYNCD = os.environ.get("PSYNCD", "build/psyncd")
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
-# Ports of our own: 3 client and 3 peer ports from a base that depends on
-# the PID, so that two runs on one machine do not meet.
-BASE = 30000 + (os.getpid() % 1000) * 20
+
+
+def free_base() -> int:
+    """A base port with 20 free ports above it, below the ephemeral range
+    (32768 up: an outgoing connection may hold any port there), starting
+    from one that depends on the PID so that two runs do not meet."""
+    start = (os.getpid() % 500) * 20
+    for n in range(500):
+        base = 22000 + (start + n * 20) % 10000
+        try:
+            for port in range(base, base + 20):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise OSError("no 20 free ports in 22000-32000")
+
+
+# 3 client ports (BASE...), 3 peer ports (BASE + 10...), one unused (+19).
+BASE = free_base()
 SLOW = float(os.environ.get("PSYNC_TEST_SLOW", "1"))
 
 
@@ -58,16 +76,14 @@ class Client:
         self.sock.sendall((json.dumps(req) + "\n").encode())
 
     def recv(self, timeout: Optional[float] = None) -> Optional[dict[str, Any]]:
-        """The next reply, or None if none comes within timeout."""
+        """The next reply, or None if none comes within timeout (0: what
+        has arrived already, or within a millisecond)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self.buf:
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.sock.settimeout(left)
-            else:
+            if deadline is None:
                 self.sock.settimeout(None)
+            else:
+                self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
             try:
                 chunk = self.sock.recv(65536)
             except socket.timeout:
@@ -117,6 +133,18 @@ def etcd_keys(prefix: str) -> list[str]:
     return [base64.b64decode(kv["key"]).decode() for kv in r.get("kvs", [])]
 
 
+def wait_keys(prefix: str, n: int, k: Optional["Client"] = None) -> None:
+    """Wait until etcd has n keys under prefix: a request is queued.
+    If not, say what client k (the requester) was told, if anything."""
+    deadline = time.monotonic() + bound(5)
+    while len(etcd_keys(prefix)) != n:
+        if time.monotonic() > deadline:
+            told = k.recv(0) if k is not None else None
+            raise AssertionError(f"{prefix}: {etcd_keys(prefix)}, "
+                                 f"not {n} keys; the client got {told}")
+        time.sleep(0.005)  # polling etcd for the state, bounded
+
+
 class Cluster:
     """3 etcd members and the psyncd in front of them."""
 
@@ -129,7 +157,12 @@ class Cluster:
         for i in range(3):
             with open(os.path.join(self.dir, f"etcd{i}.log"), "wb") as log:
                 self.etcd.append(self.spawn_etcd(i, peers, log))
-        self.wait_etcd()
+        try:
+            self.wait_etcd()
+        except BaseException:
+            logs = "".join(self.log(f"etcd{i}")[-2000:] for i in range(3))
+            self.stop()
+            raise AssertionError("etcd did not start:\n" + logs)
 
     def spawn_etcd(self, i: int, peers: str,
                    log: Any) -> subprocess.Popen[bytes]:
@@ -165,8 +198,8 @@ class Cluster:
         """Start psyncd `name`; wait until its mirror is loaded."""
         sock = os.path.join(self.dir, name + ".sock")
         with open(os.path.join(self.dir, name + ".log"), "wb") as log:
-            p = subprocess.Popen([PSYNCD, "--socket", sock, *args],
-                                 stdout=log, stderr=log)
+            p = subprocess.Popen([PSYNCD, "--socket", sock, "--log-level",
+                                  "debug", *args], stdout=log, stderr=log)
         self.psyncd[name] = p
         deadline = time.monotonic() + bound(10)
         while True:
@@ -216,7 +249,10 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 e.kill()
                 e.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.environ.get("PSYNC_KEEP_CLUSTER"):
+            print(f"cluster: kept {self.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
         return bad
 
 
@@ -230,8 +266,14 @@ def setUpModule() -> None:
         raise unittest.SkipTest("etcd is not installed (apt-get install "
                                 "etcd-server): the cluster suite is skipped")
     cluster = Cluster()
-    for i in range(3):
-        socks.append(cluster.start(f"d{i}", "--cluster", cluster.url(i)))
+    try:
+        for i in range(3):
+            socks.append(cluster.start(f"d{i}", "--cluster",
+                                       cluster.url(i)))
+    except BaseException:
+        cluster.stop()
+        cluster = None
+        raise
 
 
 def tearDownModule() -> None:
@@ -325,14 +367,17 @@ class TestClusterLock(unittest.TestCase):
             "print(s.recv(4096).decode(), flush=True); time.sleep(60)\n"),
             socks[0]], stdout=subprocess.PIPE)
         assert child.stdout is not None
+        # Its stdout stays open while it lives: closed, a late write would
+        # kill it with SIGPIPE and release the lock before the test does.
         self.assertIn('"acquired":true', child.stdout.readline().decode())
-        child.stdout.close()
         w = Client(socks[1])
         w.send({"op": "lock.acquire", "name": "cluster/k"})
-        self.assertIsNone(w.recv(0.1))
+        wait_keys("psync/o/cluster/k/", 2, w)
+        self.assertIsNone(w.recv(0.05))
         t = time.monotonic()
         child.send_signal(signal.SIGKILL)
         child.wait()
+        child.stdout.close()
         r = w.recv(bound(0.2))
         took = time.monotonic() - t
         print(f"cluster: a kill -9'd holder's lock reached a waiter on "
@@ -352,7 +397,8 @@ class TestClusterLock(unittest.TestCase):
                                 "name": "cluster/dead"})["acquired"])
         w = Client(socks[2])
         w.send({"op": "lock.acquire", "name": "cluster/dead"})
-        self.assertIsNone(w.recv(0.1))
+        wait_keys("psync/o/cluster/dead/", 2, w)
+        self.assertIsNone(w.recv(0.05))
         t = time.monotonic()
         cluster.kill("d9")
         r = w.recv(bound(2 + 1 + 2))
@@ -376,6 +422,7 @@ class TestClusterLock(unittest.TestCase):
         self.assertEqual(r, {"ok": True, "acquired": False})
         self.assertGreaterEqual(time.monotonic() - t, 0.2)
         b.send({"op": "lock.acquire", "name": "cluster/tc", "id": "w"})
+        wait_keys("psync/o/cluster/tc/", 2, b)
         self.assertIsNone(b.recv(0.1))
         # The cancelled wait's reply comes first, then cancel's own.
         b.send({"op": "cancel", "target": "w", "id": "c"})
@@ -384,16 +431,9 @@ class TestClusterLock(unittest.TestCase):
         self.assertEqual((r1["id"], r1["error"]), ("w", "cancelled"))
         self.assertEqual((r2["id"], r2["cancelled"]), ("c", True))
         # Only the holder's key is left once the deletes land.
-        deadline = time.monotonic() + bound(2)
-        while len(etcd_keys("psync/o/cluster/tc/")) != 1:
-            self.assertLess(time.monotonic(), deadline,
-                            etcd_keys("psync/o/cluster/tc/"))
-            time.sleep(0.01)  # polling etcd for the state, bounded
+        wait_keys("psync/o/cluster/tc/", 1)
         a.call({"op": "lock.release", "name": "cluster/tc"})
-        deadline = time.monotonic() + bound(2)
-        while etcd_keys("psync/o/cluster/tc/"):
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.01)  # polling etcd for the state, bounded
+        wait_keys("psync/o/cluster/tc/", 0)
         a.close()
         b.close()
 
@@ -417,6 +457,54 @@ class TestClusterLock(unittest.TestCase):
         b.call({"op": "rlock.release", "name": "cluster/rl"})
         a.close()
         b.close()
+
+    def test_rwlock_readers_share_writers_queue(self) -> None:
+        r1, r2, w = Client(socks[0]), Client(socks[1]), Client(socks[2])
+        a = r1.call({"op": "rwlock.acquire", "name": "cluster/rw",
+                     "mode": "read"})
+        b = r2.call({"op": "rwlock.acquire", "name": "cluster/rw",
+                     "mode": "read"})
+        self.assertTrue(a["acquired"] and b["acquired"], (a, b))
+        w.send({"op": "rwlock.acquire", "name": "cluster/rw",
+                "mode": "write", "id": "w"})
+        wait_keys("psync/o/cluster/rw/", 3, w)
+        self.assertIsNone(w.recv(0.1))
+        # A reader behind a queued writer waits too: FIFO across hosts.
+        r3 = Client(socks[0])
+        r3.send({"op": "rwlock.acquire", "name": "cluster/rw",
+                 "mode": "read", "id": "r3"})
+        wait_keys("psync/o/cluster/rw/", 4, r3)
+        self.assertIsNone(r3.recv(0.1))
+        r1.call({"op": "rwlock.release", "name": "cluster/rw"})
+        self.assertIsNone(w.recv(0.2))
+        r2.call({"op": "rwlock.release", "name": "cluster/rw"})
+        g = w.recv(bound(5))
+        assert g is not None
+        self.assertTrue(g["acquired"], g)
+        self.assertGreater(g["token"], max(a["token"], b["token"]))
+        self.assertIsNone(r3.recv(0.1))
+        w.call({"op": "rwlock.release", "name": "cluster/rw"})
+        g = r3.recv(bound(5))
+        assert g is not None
+        self.assertTrue(g["acquired"], g)
+        r3.call({"op": "rwlock.release", "name": "cluster/rw"})
+        r = r1.call({"op": "rwlock.acquire", "name": "cluster/rw",
+                     "mode": "sideways"})
+        self.assertEqual(r["error"], "bad_request")
+        for k in (r1, r2, w, r3):
+            k.close()
+
+    def test_cond_over_a_cluster_lock_is_refused(self) -> None:
+        a = Client(socks[0])
+        self.assertTrue(a.call({"op": "lock.acquire",
+                                "name": "cluster/cl"})["acquired"])
+        r = a.call({"op": "cond.wait", "name": "c", "lock": "cluster/cl"})
+        self.assertEqual(r["error"], "type_mismatch")
+        self.assertIn("cluster", r["message"])
+        # Still held: the refusal changed nothing.
+        self.assertEqual(a.call({"op": "lock.release",
+                                 "name": "cluster/cl"}), {"ok": True})
+        a.close()
 
     def test_ops_not_served_are_refused_clearly(self) -> None:
         a = Client(socks[0])
