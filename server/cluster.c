@@ -115,7 +115,6 @@ struct cop {
 struct cdel {
 	struct cluster		*c;
 	char			*key;
-	int64_t			 rev;		/* only this incarnation */
 	int			 tries;
 };
 
@@ -382,11 +381,10 @@ cluster_range_cb(void *arg, json_t *reply, const char *err)
 	json_array_foreach(kvs, i, kv)
 		mirror_put(c, kv);
 	rev = etcd_int(json_object_get(reply, "header"), "revision");
-	req = json_pack("{s:o,s:o,s:o,s:b}",
+	req = json_pack("{s:o,s:o,s:o}",
 	    "key", etcd_b64(ROOT, sizeof(ROOT) - 1),
 	    "range_end", etcd_b64(ROOT_END, sizeof(ROOT_END) - 1),
-	    "start_revision", etcd_int_json(rev + 1),
-	    "prev_kv", 1);
+	    "start_revision", etcd_int_json(rev + 1));
 	if ((c->watch = etcd_watch_open(c->etcd, req, cluster_watch_cb,
 	    c)) == NULL) {
 		log_warn("cluster: cannot open the watch");
@@ -455,26 +453,23 @@ cluster_delete_send(struct cdel *d)
 {
 	json_t	*req;
 
-	/* Only the incarnation put under rev: a later one is someone's. */
-	req = json_pack("{s:[{s:s,s:s,s:o,s:o}],s:[{s:{s:o}}]}",
-	    "compare", "target", "CREATE", "result", "EQUAL",
-	    "key", etcd_b64(d->key, strlen(d->key)),
-	    "create_revision", etcd_int_json(d->rev),
-	    "success", "request_delete_range", "key",
-	    etcd_b64(d->key, strlen(d->key)));
-	etcd_post(d->c->etcd, "/v3/kv/txn", req, cluster_delete_cb, d);
+	/*
+	 * A plain delete: every acquire puts a key of its own (the lease
+	 * and a sequence number), so no later incarnation can be hit.
+	 */
+	req = json_pack("{s:o}", "key", etcd_b64(d->key, strlen(d->key)));
+	etcd_post(d->c->etcd, "/v3/kv/deleterange", req, cluster_delete_cb, d);
 }
 
-/* Delete key (put at rev; key is taken over). */
+/* Delete key (taken over). */
 static void
-cluster_delete(struct cluster *c, char *key, int64_t rev)
+cluster_delete(struct cluster *c, char *key)
 {
 	struct cdel	*d;
 
 	d = xcalloc(1, sizeof(*d));
 	d->c = c;
 	d->key = key;
-	d->rev = rev;
 	cluster_delete_send(d);
 }
 
@@ -643,7 +638,7 @@ cop_put_cb(void *arg, json_t *reply, const char *err)
 	if (cw == NULL) {
 		/* Its wait ended while the put was in flight: undo it. */
 		if (rev != 0) {
-			cluster_delete(c, op->key, rev);
+			cluster_delete(c, op->key);
 			op->key = NULL;
 		}
 		cop_free(op);
@@ -679,9 +674,9 @@ cop_send(struct cop *op)
 	snprintf(key, sizeof(key), OBJ_ROOT "%s" QUEUE_SEP "%" PRIx64 ".%"
 	    PRIx64 ".%c", object_name(o), (uint64_t)cs->lease, ++cs->seq,
 	    op->cw->w.mode == MODE_READ ? 'r' : 'w');
-	snprintf(value, sizeof(value), "{\"session\":%llu,\"pid\":%ld,"
-	    "\"host\":\"%s\"}", (unsigned long long)s->id, (long)s->pid,
-	    cs->c->host);
+	snprintf(value, sizeof(value), "{\"type\":\"%s\",\"session\":%llu,"
+	    "\"pid\":%ld,\"host\":\"%s\"}", o->type->name,
+	    (unsigned long long)s->id, (long)s->pid, cs->c->host);
 	op->key = xstrdup(key);
 	req = json_pack("{s:o,s:o,s:o}", "key", etcd_b64(key, strlen(key)),
 	    "value", etcd_b64(value, strlen(value)),
@@ -713,7 +708,7 @@ cwait_abandon(struct cluster *c, struct cwait *cw)
 	}
 	cwait_unqueue(c, cw);
 	if (cw->key != NULL) {
-		cluster_delete(c, cw->key, cw->rev);
+		cluster_delete(c, cw->key);
 		cw->key = NULL;
 	}
 }
@@ -818,8 +813,7 @@ cluster_release_op(struct request *rq, const struct objtype *t)
 		    t->name, QUOTED_NAME(rq)));
 	if (--h->count == 0) {
 		/* Released once etcd deletes the key; the reply need not wait. */
-		cluster_delete(rq->model->cluster, CHOLD(h)->key,
-		    (int64_t)h->token);
+		cluster_delete(rq->model->cluster, CHOLD(h)->key);
 		hold_unlink(rq->model, h);
 		free(h);
 		h = NULL;
@@ -918,7 +912,7 @@ cluster_queue_hold_lost(struct model *m, struct object *o, struct hold *h)
 {
 	(void)o;
 	/* A session's end revokes its lease too; a forced delete does not. */
-	cluster_delete(m->cluster, CHOLD(h)->key, (int64_t)h->token);
+	cluster_delete(m->cluster, CHOLD(h)->key);
 	hold_unlink(m, h);
 	free(h);
 }
@@ -1032,6 +1026,72 @@ const struct objtype cluster_rwlock_type = {
 	CLUSTER_QUEUE_TYPE("rwlock", "an", OBJ_RWLOCK)
 };
 
+/*
+ * info on a cluster name: the whole queue as the mirror has it, every
+ * host's entries with their session, pid and host.  Holders are the
+ * grantable head (the first key; for an rwlock, the readers in front).
+ */
+static enum hret
+cluster_info(struct request *rq)
+{
+	struct cluster	*c = rq->model->cluster;
+	struct cname	*n;
+	struct ckey	*k;
+	const char	*name, *t;
+	char		 type[16] = "";
+	size_t		 len;
+	json_t		*r, *holders, *waiters, *e, *v;
+	bool		 holding = true;
+
+	if (rq_name(rq, "name", &name, &len) != HR_DONE)
+		return (HR_ERROR);
+	if ((n = cname_find(c, name, len)) == NULL) {
+		/* Nothing queued anywhere: known only if it exists here. */
+		if (object_find(rq->model, name, len) == NULL)
+			return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object "
+			    "'%s' queued in the cluster", QUOTED(name, len)));
+	}
+	holders = json_array();
+	waiters = json_array();
+	k = n != NULL ? TAILQ_FIRST(&n->keys) : NULL;
+	for (; k != NULL; k = TAILQ_NEXT(k, entry)) {
+		if ((v = json_loads(k->value, 0, NULL)) == NULL ||
+		    !json_is_object(v)) {
+			json_decref(v);
+			v = json_object();
+		}
+		/* Every key says its type: the first one tells. */
+		if (type[0] == '\0' && (t = json_string_value(
+		    json_object_get(v, "type"))) != NULL)
+			snprintf(type, sizeof(type), "%s", t);
+		e = json_object();
+		json_object_set(e, "session", json_object_get(v, "session"));
+		json_object_set(e, "pid", json_object_get(v, "pid"));
+		json_object_set(e, "host", json_object_get(v, "host"));
+		json_object_set_new(e, "token", json_integer(k->rev));
+		if (k->mode == MODE_READ || strcmp(type, "rwlock") == 0)
+			json_object_set_new(e, "mode",
+			    json_string(mode_name(k->mode)));
+		/* The head: a writer alone, or every reader in front. */
+		if (holding && k != TAILQ_FIRST(&n->keys) &&
+		    (k->mode == MODE_WRITE ||
+		    TAILQ_FIRST(&n->keys)->mode == MODE_WRITE))
+			holding = false;
+		json_array_append_new(holding ? holders : waiters, e);
+		json_decref(v);
+	}
+	r = reply_members(rq_reply(rq));
+	json_object_set_new(r, "name", json_stringn(name, len));
+	json_object_set_new(r, "type", json_string(type[0] != '\0' ? type :
+	    "lock"));
+	json_object_set_new(r, "cluster", json_true());
+	json_object_set_new(r, "holders", holders);
+	json_object_set_new(r, "waiters", waiters);
+	json_object_set_new(r, "held",
+	    json_boolean(json_array_size(holders) > 0));
+	return (HR_DONE);
+}
+
 /* Routing. */
 
 static enum hret
@@ -1065,6 +1125,7 @@ cluster_route(struct cluster *c, const struct request *rq)
 	case PSYNC_OP_RWLOCK_RELEASE:
 		return (cluster_rwlock_release);
 	case PSYNC_OP_INFO:
+		return (cluster_info);
 	case PSYNC_OP_LIST:
 	case PSYNC_OP_CANCEL:
 	case PSYNC_OP_PING:

@@ -50,6 +50,38 @@ def psync_handoff(a_sock, b_sock, n):
     return pct(lat, 0.5), pct(lat, 0.99)
 
 
+def etcd_floor(port_a, port_b, n):
+    """etcd's own part of a handoff, ms p50: a delete sent to member A
+    until a watch on member B reports it (the delete's reply awaited
+    too), from Python's http.client: the cluster's "echo floor"."""
+    import base64
+    import http.client
+
+    key = base64.b64encode(b"bench/floor").decode()
+    w = http.client.HTTPConnection("127.0.0.1", port_b)
+    w.request("POST", "/v3/watch", json.dumps({"create_request":
+                                               {"key": key}}))
+    stream = w.getresponse()
+    stream.readline()                   # created
+    u = http.client.HTTPConnection("127.0.0.1", port_a)
+
+    def post(path, body):
+        u.request("POST", path, json.dumps(body))
+        return u.getresponse().read()
+
+    lat = []
+    for _ in range(n):
+        post("/v3/kv/put", {"key": key, "value": key})
+        stream.readline()
+        t = time.monotonic()
+        post("/v3/kv/deleterange", {"key": key})
+        stream.readline()
+        lat.append((time.monotonic() - t) * 1e3)
+    u.close()
+    w.close()
+    return pct(lat, 0.5)
+
+
 def etcdctl_handoff(ep_a, ep_b, n, tmp):
     """`etcdctl lock` from process to process, ms p50: the holder's
     command prints the time as it ends; the waiter's, as it starts
@@ -142,10 +174,13 @@ def rows(build, scale):
         p50, p99 = psync_handoff(a, b, n)
         e50, e99 = etcdctl_handoff(c.url(0), c.url(1), max(10, n // 10),
                                    c.dir)
+        f50 = etcd_floor(tc.BASE, tc.BASE + 1, n)
         out.append({"row": "11 cluster lock handoff p50/p99",
                     "unit": "ms", "psync": "%.2f/%.2f" % (p50, p99),
                     "anchors": {"etcdctl lock p50": e50},
                     "ratio": p50 / e50})
+        out.append({"row": "11 ... vs etcd's own floor", "unit": "ms",
+                    "psync": p50, "anchors": {"delete -> watch p50": f50}})
         k50, k99 = kill9_release(a, b, max(10, n // 10))
         out.append({"row": "12 release after kill -9 p50/p99",
                     "unit": "ms", "psync": "%.2f/%.2f" % (k50, k99),

@@ -494,6 +494,32 @@ class TestClusterLock(unittest.TestCase):
         for k in (r1, r2, w, r3):
             k.close()
 
+    def test_info_shows_every_hosts_queue(self) -> None:
+        a, b = Client(socks[0]), Client(socks[2])
+        t = a.call({"op": "lock.acquire", "name": "cluster/in"})["token"]
+        b.send({"op": "lock.acquire", "name": "cluster/in"})
+        wait_keys("psync/o/cluster/in/", 2, b)
+        # Asked on the third psyncd, which has no session on it.
+        c = Client(socks[1])
+        r = c.call({"op": "info", "name": "cluster/in"})
+        self.assertTrue(r["ok"], r)
+        self.assertEqual((r["type"], r["cluster"], r["held"]),
+                         ("lock", True, True))
+        self.assertEqual(len(r["holders"]), 1)
+        self.assertEqual(len(r["waiters"]), 1)
+        self.assertEqual(r["holders"][0]["token"], t)
+        self.assertEqual(r["holders"][0]["pid"], os.getpid())
+        self.assertIn("host", r["waiters"][0])
+        r = c.call({"op": "info", "name": "cluster/nobody"})
+        self.assertEqual(r["error"], "not_found")
+        a.call({"op": "lock.release", "name": "cluster/in"})
+        g = b.recv(bound(5))
+        assert g is not None
+        self.assertTrue(g["acquired"])
+        b.call({"op": "lock.release", "name": "cluster/in"})
+        for k in (a, b, c):
+            k.close()
+
     def test_cond_over_a_cluster_lock_is_refused(self) -> None:
         a = Client(socks[0])
         self.assertTrue(a.call({"op": "lock.acquire",
