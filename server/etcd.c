@@ -70,8 +70,11 @@ struct etcd_watch {
 	bool			 ended;
 };
 
+const char ETCD_CLOSING[] = "psyncd is closing its etcd client";
+
 struct etcd {
 	struct event_base	*base;
+	bool			 closing;	/* in etcd_free */
 	struct etcd_member	 members[ETCD_MEMBERS_MAX];
 	unsigned		 nmembers;
 	unsigned		 current;
@@ -165,18 +168,24 @@ etcd_free(struct etcd *e)
 
 	if (e == NULL)
 		return;
+	e->closing = true;
 	/*
-	 * Freeing a connection frees its request without calling it back,
-	 * so the calls in flight are freed here.
+	 * Freeing a connection frees its request without calling it back:
+	 * the calls in flight and queued are answered here instead.
 	 */
 	for (i = 0; i < ETCD_POOL; i++) {
 		if (e->pool[i].evcon != NULL)
 			evhttp_connection_free(e->pool[i].evcon);
-		if (e->pool[i].call != NULL)
-			etcd_call_free(e->pool[i].call);
+		if ((c = e->pool[i].call) != NULL) {
+			if (c->fn != NULL)
+				c->fn(c->arg, NULL, ETCD_CLOSING);
+			etcd_call_free(c);
+		}
 	}
 	while ((c = TAILQ_FIRST(&e->queue)) != NULL) {
 		TAILQ_REMOVE(&e->queue, c, entry);
+		if (c->fn != NULL)
+			c->fn(c->arg, NULL, ETCD_CLOSING);
 		etcd_call_free(c);
 	}
 	for (i = 0; i < e->nmembers; i++) {
@@ -389,6 +398,10 @@ etcd_post(struct etcd *e, const char *path, json_t *body, etcd_reply_fn fn,
 {
 	struct etcd_call	*c;
 
+	if (e->closing) {
+		json_decref(body);
+		return (NULL);
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->e = e;
 	c->path = xstrdup(path);

@@ -46,13 +46,22 @@ typedef void	(*etcd_watch_fn)(void *arg, json_t *result, const char *err);
 struct etcd	*etcd_new(struct event_base *base, const char *urls,
 		    char *cause, size_t size);
 
-/* Drop every call and watch without calling back; free e. */
+/*
+ * Free e.  Every call still pending is answered first, with reply NULL
+ * and err ETCD_CLOSING, so that its owner can free what it holds; a
+ * callback must not post from there (etcd_post then does nothing).
+ * Watches are closed without a call back.
+ */
 void		 etcd_free(struct etcd *e);
+
+/* The err of the calls that etcd_free answers (compare the pointer). */
+extern const char ETCD_CLOSING[];
 
 /*
  * POST body (a JSON object; the reference is stolen) to path, such as
  * "/v3/kv/txn".  fn is called once, never before this returns.  Returns
- * the call, valid until fn is called or etcd_cancel.
+ * the call, valid until fn is called or etcd_cancel; NULL (body freed,
+ * fn never called) while etcd_free runs.
  */
 struct etcd_call *etcd_post(struct etcd *e, const char *path, json_t *body,
 		    etcd_reply_fn fn, void *arg);

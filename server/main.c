@@ -46,7 +46,7 @@ usage(FILE *f)
 "  --log-level LEVEL      error, warn, info or debug (default info)\n"
 "  --cluster URL[,URL...] share names under the cluster prefix through the\n"
 "                         etcd members at these client URLs (lock, rlock,\n"
-"                         rwlock)\n"
+"                         rwlock, event, counter)\n"
 "  --cluster-prefix P     names that live in the cluster (default cluster/)\n"
 "  --cluster-ttl SECS     how long a vanished host's holds survive\n"
 "                         (default 5; at least 2)\n"

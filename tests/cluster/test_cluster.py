@@ -532,6 +532,77 @@ class TestClusterLock(unittest.TestCase):
                                  "name": "cluster/cl"}), {"ok": True})
         a.close()
 
+    def test_event_across_hosts(self) -> None:
+        w, x, y = (Client(s) for s in socks)
+        w.send({"op": "event.wait", "name": "cluster/ev", "timeout": 10,
+                "id": "w"})
+        self.assertEqual(x.call({"op": "event.is_set",
+                                 "name": "cluster/ev"})["set"], False)
+        self.assertEqual(y.call({"op": "event.set", "name": "cluster/ev"}),
+                         {"ok": True})
+        r = w.recv(bound(5))
+        assert r is not None
+        self.assertEqual((r["id"], r["set"]), ("w", True))
+        # Read from etcd itself: true on every host once set returned.
+        self.assertTrue(x.call({"op": "event.is_set",
+                                "name": "cluster/ev"})["set"])
+        self.assertTrue(x.call({"op": "event.wait", "name": "cluster/ev",
+                                "timeout": 5})["set"])
+        self.assertEqual(x.call({"op": "event.clear", "name": "cluster/ev"}),
+                         {"ok": True})
+        self.assertFalse(y.call({"op": "event.is_set",
+                                 "name": "cluster/ev"})["set"])
+        t = time.monotonic()
+        self.assertFalse(w.call({"op": "event.wait", "name": "cluster/ev",
+                                 "timeout": 0.2})["set"])
+        self.assertGreaterEqual(time.monotonic() - t, 0.2)
+        self.assertEqual(etcd_keys("psync/o/cluster/ev/"), [])
+        for k in (w, x, y):
+            k.close()
+
+    def test_counter_equals_the_acknowledged_adds(self) -> None:
+        acked: list[int] = []
+        lock = threading.Lock()
+
+        def adder(path: str) -> None:
+            k = Client(path)
+            for _ in range(30):
+                r = k.call({"op": "counter.add", "name": "cluster/n",
+                            "delta": 1})
+                if r.get("ok"):
+                    with lock:
+                        acked.append(r["value"])
+            k.close()
+
+        threads = [threading.Thread(target=adder, args=(socks[i],))
+                   for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # Every add was acknowledged with a distinct value: none lost.
+        self.assertEqual(sorted(acked), list(range(1, 91)))
+        a = Client(socks[1])
+        self.assertEqual(a.call({"op": "counter.get",
+                                 "name": "cluster/n"})["value"], 90)
+        r = a.call({"op": "counter.cas", "name": "cluster/n", "expect": 90,
+                    "value": 7})
+        self.assertEqual((r["swapped"], r["value"]), (True, 7))
+        r = a.call({"op": "counter.cas", "name": "cluster/n", "expect": 90,
+                    "value": 8})
+        self.assertEqual((r["swapped"], r["value"]), (False, 7))
+        r = a.call({"op": "counter.add", "name": "cluster/n",
+                    "delta": 2**63 - 1})
+        self.assertEqual(r["error"], "would_exceed", r)
+        self.assertEqual(a.call({"op": "counter.set", "name": "cluster/n",
+                                 "value": 0})["value"], 0)
+        self.assertEqual(etcd_keys("psync/o/cluster/n/"), [])
+        r = a.call({"op": "counter.cas", "name": "cluster/n", "expect": 0,
+                    "value": 5})
+        self.assertEqual((r["swapped"], r["value"]), (True, 5))
+        a.call({"op": "counter.set", "name": "cluster/n", "value": 0})
+        a.close()
+
     def test_ops_not_served_are_refused_clearly(self) -> None:
         a = Client(socks[0])
         r = a.call({"op": "sem.acquire", "name": "cluster/s", "value": 1})
