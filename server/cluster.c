@@ -27,6 +27,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,6 +99,9 @@ struct cluster_session {
 	struct session		*s;		/* NULL once it ended */
 	int64_t			 lease;		/* 0 until granted */
 	bool			 granting;
+	int64_t			 sent_us;	/* the grant's send, monotonic */
+	int64_t			 acked_us;	/* send of the last acked renewal */
+	bool			 lost;		/* holds were lost with a lease */
 	uint64_t		 seq;		/* of its queue keys */
 	struct cop_list		 waiting;	/* enqueues awaiting the lease */
 	TAILQ_ENTRY(cluster_session) entry;
@@ -151,6 +155,14 @@ struct cluster {
 	unsigned		 nsessions;
 	struct cwait_list	 queued;	/* local waits with a key put */
 };
+
+/* One session's hold: its key in etcd. */
+struct chold {
+	struct hold	 hold;		/* token: the key's create revision */
+	char		*key;		/* owned */
+};
+
+#define CHOLD(h)	((struct chold *)(void *)(h))
 
 #define CW(w)		((struct cwait *)(w))
 
@@ -547,6 +559,17 @@ cluster_delete(struct cluster *c, char *key)
 	cluster_delete_send(d);
 }
 
+/* CLOCK_MONOTONIC in microseconds: what a lease's life is counted on. */
+static int64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return (0);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
 /* Sessions and their leases. */
 
 static void	cop_send(struct cop *);
@@ -600,6 +623,7 @@ cluster_grant_cb(void *arg, json_t *reply, const char *err)
 		return;
 	}
 	cs->lease = etcd_int(reply, "ID");
+	cs->acked_us = cs->sent_us;
 	while ((op = TAILQ_FIRST(&cs->waiting)) != NULL) {
 		TAILQ_REMOVE(&cs->waiting, op, entry);
 		op->waiting = false;
@@ -633,6 +657,7 @@ csess_need_lease(struct cluster_session *cs)
 	if (cs->lease != 0 || cs->granting)
 		return;
 	cs->granting = true;
+	cs->sent_us = mono_us();
 	req = json_pack("{s:i}", "TTL", cs->c->ttl);
 	etcd_post(cs->c->etcd, "/v3/lease/grant", req, cluster_grant_cb, cs);
 }
@@ -659,20 +684,106 @@ cluster_session_ending(struct session *s)
 		csess_free(cs);
 }
 
+/*
+ * s's lease can no longer be counted on: etcd said it is gone, or no
+ * renewal sent in the last TTL was acknowledged (its keys may be deleted
+ * and granted to others by now).  Its cluster holds are dropped, so that
+ * a release says so (not_owner, "lost") instead of pretending; its waits
+ * fail once the mirror shows their keys gone.  The next request gets a
+ * new lease.
+ */
+static void
+csess_lease_lost(struct cluster_session *cs, const char *why)
+{
+	struct session	*s = cs->s;
+	struct hold	*h, *next;
+	unsigned	 n = 0;
+
+	for (h = TAILQ_FIRST(&s->holds); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, sess_entry);
+		if (!is_cluster_queue(h->obj))
+			continue;
+		free(CHOLD(h)->key);
+		hold_unlink(cs->c->m, h);
+		free(h);
+		n++;
+	}
+	log_warn("cluster: session %llu's etcd lease %s: %u cluster hold%s "
+	    "lost", (unsigned long long)s->id, why, n, n == 1 ? "" : "s");
+	cs->lost = cs->lost || n > 0;
+	cluster_revoke(cs->c, cs->lease);	/* if it is not gone, end it */
+	cs->lease = 0;
+}
+
+/* Past its TTL since the last acknowledged renewal was sent? */
+static bool
+csess_expired(const struct cluster_session *cs)
+{
+	return (cs->lease != 0 &&
+	    mono_us() - cs->acked_us > (int64_t)cs->c->ttl * 1000000);
+}
+
+/* A keepalive in flight: its lease, and when it was sent. */
+struct ckeep {
+	struct cluster		*c;
+	int64_t			 lease;
+	int64_t			 sent_us;
+};
+
+static void
+cluster_keepalive_done(void *arg, json_t *reply, const char *err)
+{
+	struct ckeep		*k = arg;
+	struct cluster_session	*cs;
+
+	(void)err;
+	TAILQ_FOREACH(cs, &k->c->sessions, entry) {
+		if (cs->lease != k->lease || cs->s == NULL)
+			continue;
+		/* A lease etcd no longer has comes back without a TTL. */
+		if (reply != NULL && etcd_int(json_object_get(reply,
+		    "result"), "TTL") > 0) {
+			if (k->sent_us > cs->acked_us)
+				cs->acked_us = k->sent_us;
+		} else if (reply != NULL) {
+			csess_lease_lost(cs, "has expired in etcd");
+			object_settle_all(k->c->m);
+		}
+		break;
+	}
+	free(k);
+}
+
+/* Every TTL/3: renew every lease; give up those past their TTL. */
 static void
 cluster_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cluster		*c = arg;
 	struct cluster_session	*cs;
+	struct ckeep		*k;
+	bool			 lost = false;
 
 	(void)fd;
 	(void)what;
 	TAILQ_FOREACH(cs, &c->sessions, entry) {
-		if (cs->lease != 0 && cs->s != NULL)
-			etcd_post(c->etcd, "/v3/lease/keepalive",
-			    json_pack("{s:o}", "ID", etcd_int_json(cs->lease)),
-			    NULL, NULL);
+		if (cs->lease == 0 || cs->s == NULL)
+			continue;
+		if (csess_expired(cs)) {
+			csess_lease_lost(cs, "went unrenewed past its TTL");
+			lost = true;
+			continue;
+		}
+		k = xcalloc(1, sizeof(*k));
+		k->c = c;
+		k->lease = cs->lease;
+		k->sent_us = mono_us();
+		if (etcd_post(c->etcd, "/v3/lease/keepalive", json_pack("{s:o}",
+		    "ID", etcd_int_json(cs->lease)), cluster_keepalive_done,
+		    k) == NULL)
+			free(k);
 	}
+	if (lost)
+		object_settle_all(c->m);
 }
 
 /* Enqueueing. */
@@ -808,14 +919,6 @@ mode_name(uint8_t mode)
 	return (mode == MODE_WRITE ? "write" : "read");
 }
 
-/* One session's hold: its key in etcd. */
-struct chold {
-	struct hold	 hold;		/* token: the key's create revision */
-	char		*key;		/* owned */
-};
-
-#define CHOLD(h)	((struct chold *)(void *)(h))
-
 static void
 grant_fields(struct reply *r, const struct object *o, const struct hold *h)
 {
@@ -887,10 +990,16 @@ cluster_release_op(struct request *rq, const struct objtype *t)
 
 	if (object_get(rq, t, false, &o) != HR_DONE)
 		return (HR_ERROR);
+	/* A paused psyncd counts its lease from the last renewal acked. */
+	if (rq->sess->cluster != NULL && csess_expired(rq->sess->cluster))
+		csess_lease_lost(rq->sess->cluster,
+		    "went unrenewed past its TTL");
 	if (o == NULL || (h = hold_find(o, rq->sess)) == NULL)
 		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does "
-		    "not hold %s '%s'", (unsigned long long)rq->sess->id,
-		    t->name, QUOTED_NAME(rq)));
+		    "not hold %s '%s'%s", (unsigned long long)rq->sess->id,
+		    t->name, QUOTED_NAME(rq), rq->sess->cluster != NULL &&
+		    rq->sess->cluster->lost ? " (cluster holds were lost: its "
+		    "etcd lease could not be kept)" : ""));
 	if (--h->count == 0) {
 		/* Released once etcd deletes the key; the reply need not wait. */
 		cluster_delete(rq->model->cluster, CHOLD(h)->key);

@@ -424,6 +424,42 @@ class TestClusterLock(unittest.TestCase):
         w.close()
         h.close()
 
+    def test_stopped_daemon_holds_are_lost(self) -> None:
+        """SIGSTOP a psyncd past its TTL: its lock goes to a waiter on
+        another host, and once it runs again its client's release says
+        the hold was lost instead of pretending it was held."""
+        assert cluster is not None
+        sock = cluster.start("d8", "--cluster", cluster.url(0),
+                             "--cluster-ttl", "2")
+        h = Client(sock)
+        self.assertTrue(h.call({"op": "lock.acquire",
+                                "name": "cluster/st"})["acquired"])
+        w = Client(socks[1])
+        w.send({"op": "lock.acquire", "name": "cluster/st"})
+        wait_keys("psync/o/cluster/st/", 2, w)
+        p = cluster.psyncd["d8"]
+        t = time.monotonic()
+        p.send_signal(signal.SIGSTOP)
+        try:
+            r = w.recv(bound(2 + 1 + 2))
+            took = time.monotonic() - t
+        finally:
+            p.send_signal(signal.SIGCONT)
+        print(f"cluster: a SIGSTOPped psyncd's lock (TTL 2 s) went to "
+              f"another host {took:.2f} s later", file=sys.stderr)
+        assert r is not None
+        self.assertTrue(r["acquired"], r)
+        r = h.call({"op": "lock.release", "name": "cluster/st"})
+        self.assertEqual(r.get("error"), "not_owner", r)
+        self.assertIn("lost", r["message"])
+        # The woken psyncd serves its client again, on a new lease.
+        w.call({"op": "lock.release", "name": "cluster/st"})
+        self.assertTrue(h.call({"op": "lock.acquire",
+                                "name": "cluster/st"})["acquired"])
+        h.call({"op": "lock.release", "name": "cluster/st"})
+        h.close()
+        w.close()
+
     def test_timeout_and_cancel_leave_nothing_in_etcd(self) -> None:
         a, b = Client(socks[0]), Client(socks[1])
         self.assertTrue(a.call({"op": "lock.acquire",
