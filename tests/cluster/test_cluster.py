@@ -400,17 +400,25 @@ class TestClusterLock(unittest.TestCase):
         w.call({"op": "lock.release", "name": "cluster/k"})
         w.close()
 
-    def test_killed_daemon_released_within_ttl(self) -> None:
+    def held_on_a_short_lease(self, daemon: str, name: str,
+                              waiter: str) -> tuple[Client, Client]:
+        """A new psyncd with a TTL of 2 s whose client holds name, and a
+        client of the waiter socket queued for it."""
         assert cluster is not None
-        sock = cluster.start("d9", "--cluster", cluster.url(0),
+        sock = cluster.start(daemon, "--cluster", cluster.url(0),
                              "--cluster-ttl", "2")
         h = Client(sock)
         self.assertTrue(h.call({"op": "lock.acquire",
-                                "name": "cluster/dead"})["acquired"])
-        w = Client(socks[2])
-        w.send({"op": "lock.acquire", "name": "cluster/dead"})
-        wait_keys("psync/o/cluster/dead/", 2, w)
+                                "name": name})["acquired"])
+        w = Client(waiter)
+        w.send({"op": "lock.acquire", "name": name})
+        wait_keys(f"psync/o/{name}/", 2, w)
         self.assertIsNone(w.recv(0.05))
+        return h, w
+
+    def test_killed_daemon_released_within_ttl(self) -> None:
+        assert cluster is not None
+        h, w = self.held_on_a_short_lease("d9", "cluster/dead", socks[2])
         t = time.monotonic()
         cluster.kill("d9")
         r = w.recv(bound(2 + 1 + 2))
@@ -429,14 +437,7 @@ class TestClusterLock(unittest.TestCase):
         another host, and once it runs again its client's release says
         the hold was lost instead of pretending it was held."""
         assert cluster is not None
-        sock = cluster.start("d8", "--cluster", cluster.url(0),
-                             "--cluster-ttl", "2")
-        h = Client(sock)
-        self.assertTrue(h.call({"op": "lock.acquire",
-                                "name": "cluster/st"})["acquired"])
-        w = Client(socks[1])
-        w.send({"op": "lock.acquire", "name": "cluster/st"})
-        wait_keys("psync/o/cluster/st/", 2, w)
+        h, w = self.held_on_a_short_lease("d8", "cluster/st", socks[1])
         p = cluster.psyncd["d8"]
         t = time.monotonic()
         p.send_signal(signal.SIGSTOP)
