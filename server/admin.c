@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "dispatch.h"
 #include "model.h"
 #include "object.h"
@@ -123,6 +124,33 @@ object_cmp(const void *a, const void *b)
 	return ((int)x->namelen - (int)y->namelen);
 }
 
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return (strcmp(json_string_value(json_object_get(
+	    *(json_t *const *)a, "name")), json_string_value(json_object_get(
+	    *(json_t *const *)b, "name"))));
+}
+
+/* Sort list's entries by name (byte order, as object_cmp does). */
+static void
+list_sort(json_t *list)
+{
+	size_t	 n = json_array_size(list), i;
+	json_t	**v;
+
+	if (n < 2)
+		return;
+	v = xcalloc(n, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(list, i));
+	qsort(v, n, sizeof(*v), entry_cmp);
+	json_array_clear(list);
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, v[i]);
+	free(v);
+}
+
 static enum hret
 admin_list(struct request *rq)
 {
@@ -149,6 +177,11 @@ admin_list(struct request *rq)
 		json_array_append_new(list, object_describe(rq->model, v[i],
 		    false));
 	free(v);
+	/* Cluster names known only from etcd, in the same order. */
+	if (rq->model->cluster != NULL) {
+		cluster_list(rq->model->cluster, rq->model, prefix, plen, list);
+		list_sort(list);
+	}
 	json_object_set_new(reply_members(rq_reply(rq)), "objects", list);
 	return (HR_DONE);
 }

@@ -1694,6 +1694,60 @@ cluster_info(struct request *rq)
 	return (HR_DONE);
 }
 
+void
+cluster_list(struct cluster *c, struct model *m, const char *prefix,
+    size_t plen, json_t *list)
+{
+	struct objtab_link	*l;
+	struct cname		*n;
+	struct ckey		*k;
+	json_t			*e, *v;
+	const char		*type;
+	size_t			 holders, waiters;
+	bool			 holding;
+
+	for (l = objtab_first(&c->names); l != NULL; l = objtab_next(l)) {
+		n = (struct cname *)(void *)l;
+		if ((prefix != NULL && (n->namelen < plen ||
+		    memcmp(n->name, prefix, plen) != 0)) ||
+		    object_find(m, n->name, n->namelen) != NULL)
+			continue;	/* not asked for, or listed already */
+		holders = waiters = 0;
+		holding = true;
+		TAILQ_FOREACH(k, &n->keys, entry) {
+			if (k != TAILQ_FIRST(&n->keys) &&
+			    (k->mode == MODE_WRITE ||
+			    TAILQ_FIRST(&n->keys)->mode == MODE_WRITE))
+				holding = false;
+			if (holding)
+				holders++;
+			else
+				waiters++;
+		}
+		e = json_object();
+		json_object_set_new(e, "name", json_stringn(n->name,
+		    n->namelen));
+		type = n->set ? "event" : n->has_value ? "counter" : "lock";
+		v = n->nkeys > 0 ? json_loads(TAILQ_FIRST(&n->keys)->value, 0,
+		    NULL) : NULL;
+		if (json_is_string(json_object_get(v, "type")))
+			json_object_set(e, "type", json_object_get(v, "type"));
+		else
+			json_object_set_new(e, "type", json_string(type));
+		json_decref(v);
+		json_object_set_new(e, "holders", json_integer((json_int_t)
+		    holders));
+		json_object_set_new(e, "waiters", json_integer((json_int_t)
+		    waiters));
+		if (n->set)
+			json_object_set_new(e, "set", json_true());
+		if (n->has_value)
+			json_object_set_new(e, "value", json_integer(n->value));
+		json_object_set_new(e, "cluster", json_true());
+		json_array_append_new(list, e);
+	}
+}
+
 /* Routing. */
 
 static enum hret

@@ -48,6 +48,15 @@ void		 cluster_free(struct cluster *c);
  */
 handler_fn	 cluster_route(struct cluster *c, const struct request *rq);
 
+/*
+ * Append to list an entry for each cluster name under prefix (NULL: all)
+ * that the mirror knows and m has no local object for: {name, type,
+ * holders, waiters, cluster: true}, and an event's set, a counter's
+ * value.  Other hosts' objects, as list shows local ones.
+ */
+void		 cluster_list(struct cluster *c, struct model *m,
+		    const char *prefix, size_t plen, json_t *list);
+
 /* Add {member, connected, revision, sessions} to a stat reply's out. */
 void		 cluster_describe(const struct cluster *c, json_t *out);
 

@@ -561,6 +561,11 @@ class TestClusterLock(unittest.TestCase):
         self.assertIn("host", r["waiters"][0])
         r = c.call({"op": "info", "name": "cluster/nobody"})
         self.assertEqual(r["error"], "not_found")
+        # list shows it too, from etcd, though nobody uses it here.
+        r = c.call({"op": "list", "prefix": "cluster/in"})
+        self.assertEqual(r["objects"], [{
+            "name": "cluster/in", "type": "lock", "holders": 1,
+            "waiters": 1, "cluster": True}])
         a.call({"op": "lock.release", "name": "cluster/in"})
         g = b.recv(bound(5))
         assert g is not None
