@@ -61,6 +61,7 @@ struct ckey {
 	int64_t			 rev;		/* create revision: the token */
 	int64_t			 lease;
 	uint8_t			 mode;		/* MODE_READ or MODE_WRITE */
+	char			 type[8];	/* "lock", "rlock", "rwlock" */
 	char			*key;		/* the full etcd key */
 	char			*value;		/* who: JSON text */
 };
@@ -291,6 +292,60 @@ key_name(const char *key, size_t len, const char **name, size_t *namelen)
 	return (CK_QUEUE);
 }
 
+/* The "type" of a queue key's value, in buf ("" if it has none). */
+static void
+key_type(const char *value, char *buf, size_t size)
+{
+	json_t		*v = json_loads(value, 0, NULL);
+	const char	*t = json_string_value(json_object_get(v, "type"));
+
+	snprintf(buf, size, "%s", t != NULL ? t : "");
+	json_decref(v);
+}
+
+/*
+ * What the mirror says name is in the cluster if not of type t (another
+ * lock type's queue, a set event, a counter's value), or NULL.  The
+ * first comer's type wins; see grantable for the race.
+ */
+static const char *
+cluster_type_clash(struct cluster *c, const char *name, size_t len,
+    const struct objtype *t)
+{
+	struct cname	*n = cname_find(c, name, len);
+	struct ckey	*k;
+
+	if (n == NULL)
+		return (NULL);
+	if (n->set && t != &cluster_event_type)
+		return ("event");
+	if (n->has_value && t != &cluster_counter_type)
+		return ("counter");
+	TAILQ_FOREACH(k, &n->keys, entry) {
+		if (k->type[0] != '\0' && strcmp(k->type, t->name) != 0)
+			return (k->type);
+	}
+	return (NULL);
+}
+
+/* Refuse rq if its name is another type in the cluster. */
+static enum hret
+cluster_check_type(struct request *rq, const struct objtype *t)
+{
+	const char	*name, *other;
+	size_t		 len;
+
+	if (rq_name(rq, "name", &name, &len) != HR_DONE)
+		return (HR_ERROR);
+	if ((other = cluster_type_clash(rq->model->cluster, name, len, t)) ==
+	    NULL)
+		return (HR_DONE);
+	return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is %s %s in the "
+	    "cluster, not %s %s", QUOTED(name, len),
+	    other[0] == 'e' || other[0] == 'r' ? "an" : "a", other,
+	    t->article, t->name));
+}
+
 /* Apply one put of kv to the mirror; touch its local object. */
 static void
 mirror_put(struct cluster *c, const json_t *kv)
@@ -339,6 +394,7 @@ mirror_put(struct cluster *c, const json_t *kv)
 	k->lease = etcd_int(kv, "lease");
 	k->key = xstrdup(key);
 	k->value = xstrdup(value);
+	key_type(value, k->type, sizeof(k->type));
 	if (at != NULL)
 		TAILQ_INSERT_BEFORE(at, k, entry);
 	else
@@ -940,6 +996,7 @@ cluster_acquire_op(struct request *rq, const struct objtype *t, uint8_t mode)
 	double			 timeout;
 
 	if (rq_timeout(rq, &timeout) != HR_DONE ||
+	    cluster_check_type(rq, t) != HR_DONE ||
 	    object_get(rq, t, true, &o) != HR_DONE)
 		return (HR_ERROR);
 	if ((h = hold_find(o, rq->sess)) != NULL) {
@@ -1018,12 +1075,24 @@ cluster_release_op(struct request *rq, const struct objtype *t)
  * be readers, and a writer must be first.  -1: rev is not in the queue.
  */
 static int
-grantable(const struct cname *n, int64_t rev, uint8_t mode)
+grantable(const struct cname *n, int64_t rev, uint8_t mode, const char *type)
 {
 	const struct ckey	*k;
 
 	if (n == NULL)
 		return (-1);
+	/*
+	 * Two hosts that enqueue different types at once both put keys:
+	 * the later one (by revision) is a type_mismatch, here.
+	 */
+	TAILQ_FOREACH(k, &n->keys, entry) {
+		if (k->rev == rev)
+			break;
+		if (k->type[0] != '\0' && strcmp(k->type, type) != 0)
+			return (-2);
+	}
+	if (n->set || n->has_value)
+		return (-2);
 	TAILQ_FOREACH(k, &n->keys, entry) {
 		if (k->rev == rev)
 			return (1);
@@ -1056,7 +1125,7 @@ cluster_queue_pump(struct model *m, struct object *o)
 		/* Judged only once the mirror has its own key's put. */
 		if (cw->rev == 0 || cw->rev > c->revision)
 			continue;
-		if ((g = grantable(n, cw->rev, w->mode)) == 1) {
+		if ((g = grantable(n, cw->rev, w->mode, o->type->name)) == 1) {
 			ch = xcalloc(1, sizeof(*ch));
 			ch->hold.token = (uint64_t)cw->rev;
 			ch->hold.count = 1;
@@ -1068,6 +1137,11 @@ cluster_queue_pump(struct model *m, struct object *o)
 			wait_reply_init(w, &r);
 			grant_fields(&r, o, &ch->hold);
 			wait_complete(m, w, &r);
+		} else if (g == -2) {
+			cwait_abandon(c, cw);
+			wait_fail(m, w, PSYNC_ERR_TYPE_MISMATCH, "another "
+			    "request made this name another type in the cluster "
+			    "first");
 		} else if (g == -1) {
 			cwait_abandon(c, cw);
 			wait_fail(m, w, PSYNC_ERR_UNAVAILABLE, "this request's "
@@ -1442,7 +1516,8 @@ ccall_start(struct request *rq, const struct objtype *t, enum ccall_op op,
 	struct ccall	*k;
 	struct cname	*n;
 
-	if (object_get(rq, t, true, &o) != HR_DONE ||
+	if (cluster_check_type(rq, t) != HR_DONE ||
+	    object_get(rq, t, true, &o) != HR_DONE ||
 	    object_check_pending(rq, t) != HR_DONE)
 		return (HR_ERROR);
 	cw = CW(wait_new(rq, o, TIMEOUT_FOREVER, 0, sizeof(*cw)));
@@ -1542,6 +1617,7 @@ cluster_event_wait(struct request *rq)
 	double		 timeout;
 
 	if (rq_timeout(rq, &timeout) != HR_DONE ||
+	    cluster_check_type(rq, &cluster_event_type) != HR_DONE ||
 	    object_get(rq, &cluster_event_type, true, &o) != HR_DONE)
 		return (HR_ERROR);
 	if (c->revision == 0)

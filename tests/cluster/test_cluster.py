@@ -574,6 +574,33 @@ class TestClusterLock(unittest.TestCase):
         for k in (a, b, c):
             k.close()
 
+    def test_types_clash_across_hosts(self) -> None:
+        a, b = Client(socks[0]), Client(socks[1])
+        self.assertTrue(a.call({"op": "lock.acquire",
+                                "name": "cluster/ty"})["acquired"])
+        wait_keys("psync/o/cluster/ty/", 1)
+        deadline = time.monotonic() + bound(5)
+        while True:     # until b's psyncd has seen a's key
+            r = b.call({"op": "rlock.acquire", "name": "cluster/ty",
+                        "timeout": 0})
+            if r.get("error") == "type_mismatch":
+                break
+            self.assertFalse(r.get("acquired"), r)
+            self.assertLess(time.monotonic(), deadline, r)
+        self.assertIn("is a lock in the cluster", r["message"])
+        r = b.call({"op": "counter.add", "name": "cluster/ty", "delta": 1})
+        self.assertEqual(r["error"], "type_mismatch")
+        a.call({"op": "lock.release", "name": "cluster/ty"})
+        self.assertEqual(a.call({"op": "event.set", "name": "cluster/ty2"}),
+                         {"ok": True})
+        # Refused at once if the mirror has the set already, else when
+        # its key is judged: a type_mismatch either way.
+        r = a.call({"op": "lock.acquire", "name": "cluster/ty2"})
+        self.assertEqual(r["error"], "type_mismatch", r)
+        a.call({"op": "event.clear", "name": "cluster/ty2"})
+        a.close()
+        b.close()
+
     def test_cond_over_a_cluster_lock_is_refused(self) -> None:
         a = Client(socks[0])
         self.assertTrue(a.call({"op": "lock.acquire",
