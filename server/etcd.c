@@ -207,15 +207,40 @@ etcd_connected(const struct etcd *e)
 	return (e->connected);
 }
 
-/* The current member failed: later calls go to the next one. */
+/*
+ * The current member failed: later calls go to the next one, and the
+ * calls still in flight to it fail now (from the loop) rather than wait
+ * out their timeout on a member that is gone.
+ */
 static void
 etcd_fail_over(struct etcd *e, const char *why)
 {
+	struct etcd_conn	*k;
+	struct etcd_call	*c;
+	unsigned		 i, failed = e->current;
+
 	if (e->connected)
 		log_warn("cluster: etcd member %s: %s; trying the next",
 		    etcd_member(e), why);
 	e->connected = false;
 	e->current = (e->current + 1) % e->nmembers;
+	if (e->current == failed)
+		return;			/* one member: nothing else to try */
+	for (i = 0; i < ETCD_POOL; i++) {
+		k = &e->pool[i];
+		if (k->member != failed || (c = k->call) == NULL)
+			continue;
+		/* Freeing the connection drops its request unanswered. */
+		evhttp_connection_free(k->evcon);
+		k->evcon = NULL;
+		k->call = NULL;
+		c->conn = NULL;
+		if (event_base_once(e->base, -1, EV_TIMEOUT,
+		    etcd_call_failed_cb, c, NULL) == -1) {
+			log_error("etcd: cannot fail a call");
+			etcd_call_free(c);
+		}
+	}
 }
 
 /* The message of an HTTP error reply: etcd's "message" if it has one. */

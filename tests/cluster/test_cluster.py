@@ -195,13 +195,14 @@ class Cluster:
         self.etcd[i].send_signal(signal.SIGKILL)
         self.etcd[i].wait()
 
-    def restart_member(self, i: int) -> None:
+    def restart_member(self, i: int, wait: bool = True) -> None:
         """Start member i again on its data (it rejoins the cluster)."""
         peers = ",".join(f"m{j}=http://127.0.0.1:{BASE + 10 + j}"
                          for j in range(3))
         with open(os.path.join(self.dir, f"etcd{i}.log"), "ab") as log:
             self.etcd[i] = self.spawn_etcd(i, peers, log, "existing")
-        self.wait_etcd()
+        if wait:
+            self.wait_etcd()
 
     def url(self, i: int) -> str:
         return f"http://127.0.0.1:{BASE + i}"
@@ -711,6 +712,48 @@ class TestClusterLock(unittest.TestCase):
         self.assertEqual(st["prefix"], "cluster/")
         self.assertGreater(st["revision"], 0)
         a.close()
+
+    def test_zzz_leader_and_follower_killed(self) -> None:
+        """Last of all: with two of three members gone there is no
+        quorum; cluster requests fail with unavailable (local ones are
+        served), and once both are back every psyncd is served again."""
+        assert cluster is not None
+        leader = -1
+        for i in range(3):
+            st = etcd_call(BASE + i, "/v3/maintenance/status", {})
+            if st.get("leader") == st["header"]["member_id"]:
+                leader = i
+        self.assertGreaterEqual(leader, 0)
+        follower = (leader + 1) % 3
+        survivor = 3 - leader - follower
+        cluster.kill_member(leader)
+        cluster.kill_member(follower)
+        k = Client(socks[survivor])
+        t = time.monotonic()
+        r = k.call({"op": "lock.acquire", "name": "cluster/q"}, timeout=15)
+        print(f"cluster: without quorum, a cluster request failed "
+              f"{time.monotonic() - t:.2f} s later: {r.get('error')}",
+              file=sys.stderr)
+        self.assertEqual(r.get("error"), "unavailable", r)
+        self.assertTrue(k.call({"op": "lock.acquire", "name": "local-q",
+                                "timeout": 0})["acquired"])
+        cluster.restart_member(leader, wait=False)
+        cluster.restart_member(follower)
+        deadline = time.monotonic() + bound(20)
+        for sock in socks:
+            c = Client(sock)
+            while True:
+                r = c.call({"op": "lock.acquire", "name": "cluster/q"},
+                           timeout=15)
+                if r.get("acquired"):
+                    break
+                self.assertEqual(r.get("error"), "unavailable", r)
+                self.assertLess(time.monotonic(), deadline, r)
+                time.sleep(0.1)  # retrying a refused request, bounded
+            self.assertEqual(c.call({"op": "lock.release",
+                                     "name": "cluster/q"}), {"ok": True})
+            c.close()
+        k.close()
 
     def test_zz_member_killed_and_restarted(self) -> None:
         """Last (it takes a member away): a psyncd given every member's
