@@ -36,9 +36,11 @@ admin_hello(struct request *rq)
 	const char	*life;
 	size_t		 lifelen;
 	int		 watch = -1;
+	bool		 notices;
 
 	if (rq_opt_string(rq, "client", &name, &len) != HR_DONE ||
-	    rq_opt_string(rq, "lifetime", &life, &lifelen) != HR_DONE)
+	    rq_opt_string(rq, "lifetime", &life, &lifelen) != HR_DONE ||
+	    rq_bool(rq, "notices", rq->sess->notices, &notices) != HR_DONE)
 		return (HR_ERROR);
 	if (name != NULL && !psync_name_check(name, len, why, sizeof(why)))
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
@@ -65,6 +67,8 @@ admin_hello(struct request *rq)
 		    strerror(errno)));
 	if (name != NULL)
 		session_set_client(rq->sess, name, len);
+	/* Lines without an id (a cluster hold lost) only if asked for. */
+	rq->sess->notices = notices;
 	r = reply_members(rq_reply(rq));
 	json_object_set_new(r, "lifetime", json_string(
 	    rq->sess->ops->process_lifetime(rq->sess) ? "process" :
@@ -74,6 +78,7 @@ admin_hello(struct request *rq)
 	json_object_set_new(r, "protocol", json_integer(PSYNC_PROTOCOL_VERSION));
 	json_object_set_new(r, "session",
 	    json_integer((json_int_t)rq->sess->id));
+	json_object_set_new(r, "notices", json_boolean(rq->sess->notices));
 	return (HR_DONE);
 }
 

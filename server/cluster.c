@@ -741,6 +741,31 @@ cluster_session_ending(struct session *s)
 }
 
 /*
+ * Tell s, unasked, that its hold h is lost: {"ok": true, "event": "lost",
+ * "name", "type", "token", "message"}, a line with no id.
+ */
+static void
+send_lost(struct session *s, const struct hold *h, const char *why)
+{
+	struct reply	 r;
+	json_t		*m;
+	char		 msg[200];
+
+	reply_init(&r, NULL);
+	reply_literal(&r, "event", "lost");
+	m = reply_members(&r);
+	json_object_set_new(m, "name", json_stringn(object_name(h->obj),
+	    h->obj->namelen));
+	json_object_set_new(m, "type", json_string(h->obj->type->name));
+	json_object_set_new(m, "token", json_integer((json_int_t)h->token));
+	snprintf(msg, sizeof(msg), "the session's etcd lease %s: another "
+	    "host may hold it now", why);
+	json_object_set_new(m, "message", json_string(msg));
+	session_send(s, &r, true);
+	reply_clear(&r);
+}
+
+/*
  * s's lease can no longer be counted on: etcd said it is gone, or no
  * renewal sent in the last TTL was acknowledged (its keys may be deleted
  * and granted to others by now).  Its cluster holds are dropped, so that
@@ -759,6 +784,8 @@ csess_lease_lost(struct cluster_session *cs, const char *why)
 		next = TAILQ_NEXT(h, sess_entry);
 		if (!is_cluster_queue(h->obj))
 			continue;
+		if (s->notices)
+			send_lost(s, h, why);
 		free(CHOLD(h)->key);
 		hold_unlink(cs->c->m, h);
 		free(h);

@@ -59,6 +59,7 @@ struct session {
 	struct temp_list	 temps;		/* temporary objects it made */
 	uint32_t		 npending;
 	bool			 ended;		/* session_lost has run */
+	bool			 notices;	/* hello notices: sent unasked */
 	struct cluster_session	*cluster;	/* its lease; cluster.c's */
 	uint64_t		 graph_gen;	/* deadlock search marks */
 	struct session		*graph_next;

@@ -439,6 +439,7 @@ class TestClusterLock(unittest.TestCase):
         the hold was lost instead of pretending it was held."""
         assert cluster is not None
         h, w = self.held_on_a_short_lease("d8", "cluster/st", socks[1])
+        self.assertTrue(h.call({"op": "hello", "notices": True})["notices"])
         p = cluster.psyncd["d8"]
         t = time.monotonic()
         p.send_signal(signal.SIGSTOP)
@@ -451,6 +452,12 @@ class TestClusterLock(unittest.TestCase):
               f"another host {took:.2f} s later", file=sys.stderr)
         assert r is not None
         self.assertTrue(r["acquired"], r)
+        # Told unasked, once the woken psyncd counts its lease out.
+        n = h.recv(bound(3))
+        assert n is not None
+        self.assertEqual((n["event"], n["name"], n["type"]),
+                         ("lost", "cluster/st", "lock"))
+        self.assertNotIn("id", n)
         r = h.call({"op": "lock.release", "name": "cluster/st"})
         self.assertEqual(r.get("error"), "not_owner", r)
         self.assertIn("lost", r["message"])

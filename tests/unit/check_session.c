@@ -313,6 +313,18 @@ START_TEST(test_hello_and_stat_reach_the_owner_by_hooks)
 	ck_assert_str_eq(j_str(r, "lifetime"), "connection");
 	ck_assert_int_eq(j_int(r, "session"), (long long)fk[0].s.id);
 	ck_assert_str_eq(fk[0].s.client, "t");
+	ck_assert(!j_bool(r, "notices"));
+	json_decref(r);
+	/* Unasked lines only for a session that asks; a later hello keeps it. */
+	r = ok(&fk[0], "{\"op\":\"hello\",\"notices\":true}");
+	ck_assert(j_bool(r, "notices"));
+	ck_assert(fk[0].s.notices);
+	json_decref(r);
+	r = ok(&fk[0], "{\"op\":\"hello\"}");
+	ck_assert(j_bool(r, "notices"));
+	json_decref(r);
+	r = call(&fk[0], "{\"op\":\"hello\",\"notices\":1}");
+	ck_err(r, "bad_request");
 	json_decref(r);
 	/* Without an owner's hook, stat says only what the model knows. */
 	r = ok(&fk[0], "{\"op\":\"stat\"}");
