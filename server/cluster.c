@@ -328,15 +328,25 @@ cluster_type_clash(struct cluster *c, const char *name, size_t len,
 	return (NULL);
 }
 
-/* Refuse rq if its name is another type in the cluster. */
+/*
+ * Refuse rq if its name is another type in the cluster, or if it asks
+ * for a temporary object: deleting one would have to reach every host's
+ * waiters, which this backend does not do.
+ */
 static enum hret
 cluster_check_type(struct request *rq, const struct objtype *t)
 {
 	const char	*name, *other;
 	size_t		 len;
+	bool		 temporary;
 
-	if (rq_name(rq, "name", &name, &len) != HR_DONE)
+	if (rq_name(rq, "name", &name, &len) != HR_DONE ||
+	    rq_bool(rq, "temporary", false, &temporary) != HR_DONE)
 		return (HR_ERROR);
+	if (temporary)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "'%s' is a cluster "
+		    "name: temporary objects are not served in the cluster",
+		    QUOTED(name, len)));
 	if ((other = cluster_type_clash(rq->model->cluster, name, len, t)) ==
 	    NULL)
 		return (HR_DONE);
@@ -466,11 +476,10 @@ static void
 cluster_watch_cb(void *arg, json_t *result, const char *err)
 {
 	struct cluster	*c = arg;
+	struct timeval	 tv = { 0, RETRY_MS * 1000 };
 	json_t		*events, *ev;
 	size_t		 i;
 	int64_t		 rev;
-
-	struct timeval	 tv = { 0, RETRY_MS * 1000 };
 
 	/* Reloaded from a timer: never from inside the watch's callback. */
 	if (result == NULL) {

@@ -698,6 +698,10 @@ class TestClusterLock(unittest.TestCase):
         self.assertEqual(r["error"], "bad_request")
         self.assertIn("not served for cluster objects", r["message"])
         self.assertEqual(a.call({"op": "stat"})["objects"], 0)
+        r = a.call({"op": "lock.acquire", "name": "cluster/tmp",
+                    "temporary": True})
+        self.assertEqual(r["error"], "bad_request")
+        self.assertIn("temporary", r["message"])
         a.close()
 
     def test_local_names_stay_local(self) -> None:
