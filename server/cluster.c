@@ -329,12 +329,13 @@ cluster_type_clash(struct cluster *c, const char *name, size_t len,
 }
 
 /*
- * Refuse rq if its name is another type in the cluster, or if it asks
+ * Admit rq to the cluster: refuse it if its name is another type there,
+ * or if it asks
  * for a temporary object: deleting one would have to reach every host's
  * waiters, which this backend does not do.
  */
 static enum hret
-cluster_check_type(struct request *rq, const struct objtype *t)
+cluster_admit(struct request *rq, const struct objtype *t)
 {
 	const char	*name, *other;
 	size_t		 len;
@@ -1032,7 +1033,7 @@ cluster_acquire_op(struct request *rq, const struct objtype *t, uint8_t mode)
 	double			 timeout;
 
 	if (rq_timeout(rq, &timeout) != HR_DONE ||
-	    cluster_check_type(rq, t) != HR_DONE ||
+	    cluster_admit(rq, t) != HR_DONE ||
 	    object_get(rq, t, true, &o) != HR_DONE)
 		return (HR_ERROR);
 	if ((h = hold_find(o, rq->sess)) != NULL) {
@@ -1552,7 +1553,7 @@ ccall_start(struct request *rq, const struct objtype *t, enum ccall_op op,
 	struct ccall	*k;
 	struct cname	*n;
 
-	if (cluster_check_type(rq, t) != HR_DONE ||
+	if (cluster_admit(rq, t) != HR_DONE ||
 	    object_get(rq, t, true, &o) != HR_DONE ||
 	    object_check_pending(rq, t) != HR_DONE)
 		return (HR_ERROR);
@@ -1653,7 +1654,7 @@ cluster_event_wait(struct request *rq)
 	double		 timeout;
 
 	if (rq_timeout(rq, &timeout) != HR_DONE ||
-	    cluster_check_type(rq, &cluster_event_type) != HR_DONE ||
+	    cluster_admit(rq, &cluster_event_type) != HR_DONE ||
 	    object_get(rq, &cluster_event_type, true, &o) != HR_DONE)
 		return (HR_ERROR);
 	if (c->revision == 0)
@@ -1741,6 +1742,24 @@ const struct objtype cluster_counter_type = {
 };
 
 /*
+ * The first key of n's queue that does not hold (NULL: all hold): the
+ * head holds, a writer alone or every reader in front.  As grantable
+ * decides, seen from the queue rather than from one waiter.
+ */
+static const struct ckey *
+queue_head_end(const struct cname *n)
+{
+	const struct ckey	*first = TAILQ_FIRST(&n->keys), *k;
+
+	if (first == NULL || first->mode == MODE_WRITE)
+		return (first != NULL ? TAILQ_NEXT(first, entry) : NULL);
+	for (k = first; k != NULL && k->mode == MODE_READ;
+	    k = TAILQ_NEXT(k, entry))
+		;
+	return (k);
+}
+
+/*
  * info on a cluster name: the whole queue as the mirror has it, every
  * host's entries with their session, pid and host.  Holders are the
  * grantable head (the first key; for an rwlock, the readers in front).
@@ -1751,6 +1770,7 @@ cluster_info(struct request *rq)
 	struct cluster	*c = rq->model->cluster;
 	struct cname	*n;
 	struct ckey	*k;
+	const struct ckey *end;
 	const char	*name, *t;
 	char		 type[16] = "";
 	size_t		 len;
@@ -1768,6 +1788,7 @@ cluster_info(struct request *rq)
 	holders = json_array();
 	waiters = json_array();
 	k = n != NULL ? TAILQ_FIRST(&n->keys) : NULL;
+	end = n != NULL ? queue_head_end(n) : NULL;
 	for (; k != NULL; k = TAILQ_NEXT(k, entry)) {
 		if ((v = json_loads(k->value, 0, NULL)) == NULL ||
 		    !json_is_object(v)) {
@@ -1786,10 +1807,7 @@ cluster_info(struct request *rq)
 		if (k->mode == MODE_READ || strcmp(type, "rwlock") == 0)
 			json_object_set_new(e, "mode",
 			    json_string(mode_name(k->mode)));
-		/* The head: a writer alone, or every reader in front. */
-		if (holding && k != TAILQ_FIRST(&n->keys) &&
-		    (k->mode == MODE_WRITE ||
-		    TAILQ_FIRST(&n->keys)->mode == MODE_WRITE))
+		if (k == end)
 			holding = false;
 		json_array_append_new(holding ? holders : waiters, e);
 		json_decref(v);
@@ -1813,6 +1831,7 @@ cluster_list(struct cluster *c, struct model *m, const char *prefix,
 	struct objtab_link	*l;
 	struct cname		*n;
 	struct ckey		*k;
+	const struct ckey	*end;
 	json_t			*e, *v;
 	const char		*type;
 	size_t			 holders, waiters;
@@ -1825,11 +1844,10 @@ cluster_list(struct cluster *c, struct model *m, const char *prefix,
 		    object_find(m, n->name, n->namelen) != NULL)
 			continue;	/* not asked for, or listed already */
 		holders = waiters = 0;
+		end = queue_head_end(n);
 		holding = true;
 		TAILQ_FOREACH(k, &n->keys, entry) {
-			if (k != TAILQ_FIRST(&n->keys) &&
-			    (k->mode == MODE_WRITE ||
-			    TAILQ_FIRST(&n->keys)->mode == MODE_WRITE))
+			if (k == end)
 				holding = false;
 			if (holding)
 				holders++;

@@ -292,7 +292,8 @@ etcd_done_cb(struct evhttp_request *req, void *arg)
 			    "not a JSON object");
 	}
 	if (c->fn != NULL)
-		c->fn(c->arg, j != NULL && json_is_object(j) ? j : NULL, err);
+		c->fn(c->arg, j != NULL && json_is_object(j) ? j : NULL,
+		    j != NULL && json_is_object(j) ? NULL : err);
 	json_decref(j);
 	etcd_call_free(c);
 	etcd_send_queued(e);

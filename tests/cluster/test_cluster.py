@@ -145,6 +145,19 @@ def wait_keys(prefix: str, n: int, k: Optional["Client"] = None) -> None:
         time.sleep(0.005)  # polling etcd for the state, bounded
 
 
+def info_with(k: "Client", name: str, n: int) -> dict[str, Any]:
+    """info on name through k, once k's psyncd has seen n queue keys
+    (its mirror trails etcd by a watch event)."""
+    deadline = time.monotonic() + bound(5)
+    while True:
+        r = k.call({"op": "info", "name": name})
+        if len(r.get("holders", [])) + len(r.get("waiters", [])) == n:
+            return r
+        if time.monotonic() > deadline:
+            raise AssertionError(f"info {name}: {r}, not {n} entries")
+        time.sleep(0.005)  # polling the mirror for the state, bounded
+
+
 class Cluster:
     """3 etcd members and the psyncd in front of them."""
 
@@ -531,6 +544,11 @@ class TestClusterLock(unittest.TestCase):
                  "mode": "read", "id": "r3"})
         wait_keys("psync/o/cluster/rw/", 4, r3)
         self.assertIsNone(r3.recv(0.1))
+        # info: the two readers hold, the writer and the reader behind wait.
+        i = info_with(w, "cluster/rw", 4)
+        self.assertEqual((i["type"], len(i["holders"]), len(i["waiters"])),
+                         ("rwlock", 2, 2), i)
+        self.assertEqual([e["mode"] for e in i["waiters"]], ["write", "read"])
         r1.call({"op": "rwlock.release", "name": "cluster/rw"})
         self.assertIsNone(w.recv(0.2))
         r2.call({"op": "rwlock.release", "name": "cluster/rw"})
@@ -557,7 +575,7 @@ class TestClusterLock(unittest.TestCase):
         wait_keys("psync/o/cluster/in/", 2, b)
         # Asked on the third psyncd, which has no session on it.
         c = Client(socks[1])
-        r = c.call({"op": "info", "name": "cluster/in"})
+        r = info_with(c, "cluster/in", 2)
         self.assertTrue(r["ok"], r)
         self.assertEqual((r["type"], r["cluster"], r["held"]),
                          ("lock", True, True))
