@@ -1303,10 +1303,20 @@ main(int argc, char **argv)
 	errors += check_history(&hi);
 
 	/* The counters: acknowledged adds, plus in-flight ones of the killed. */
-	if (sh->restarting)
-		(void)psync_reconnect(h);	/* the daemon it knew is gone */
-	if (sh->restarting)
+	if (sh->restarting) {
+		/*
+		 * The daemon it knew is gone, and the last one may still be
+		 * starting (its state file's fsync can take a while on a busy
+		 * disk): connect again until it answers, 10 s at most.
+		 */
+		for (k = 0; k < 1000; k++) {
+			if (psync_reconnect(h) == PSYNC_OK &&
+			    psync_ping(h) == PSYNC_OK)
+				break;
+			usleep(10000);
+		}
 		hi.adds = hi.adds_last;	/* each daemon starts from 0 */
+	}
 	if (psync_counter_get(h, "hits", &counter) != PSYNC_OK ||
 	    counter < hi.adds || counter > hi.adds + hi.adds_open) {
 		fprintf(stderr, "chaos: counter %" PRId64 ", acknowledged "
