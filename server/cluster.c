@@ -1,14 +1,16 @@
 /*
- * cluster.c -- cluster locks, rlocks, rwlocks, events and counters on
- * etcd, decided from a mirror.
+ * cluster.c -- cluster locks, rlocks, rwlocks, semaphores, barriers,
+ * events and counters on etcd, decided from a mirror.
  *
  * Keys (all under psync/):
- *   psync/o/<name>/q/<lease hex>.<seq hex>.<r|w>   one per acquire,
- *       leased to the acquiring session's lease; its value says who
- *       ({type, session, pid, host}), its last letter reads or writes.
+ *   psync/o/<name>/q/<lease hex>.<seq hex>.<r|w>   one per acquire or
+ *       barrier party, leased to the session's lease; its value says who
+ *       ({type, session, pid, host; a party's round}), its last letter
+ *       reads or writes.  Its create revision orders the queue (FIFO
+ *       across hosts) and is a lock's grant's fencing token.
  *   psync/o/<name>/set   an event is set (not leased)
- *   psync/o/<name>/v     a counter's decimal value, absent at 0  Its create revision orders the queue (FIFO across
- *       hosts) and is the grant's fencing token.
+ *   psync/o/<name>/v     a counter's decimal value, absent at 0
+ *   psync/o/<name>/sem, .../bar   a semaphore's or barrier's record
  *
  * The mirror is one range of psync/ and then one watch from the next
  * revision (a watch that starts at the current revision is caught up
@@ -18,14 +20,13 @@
  * the first of the name's queue.  Release deletes the key; a session's
  * end revokes its lease, which deletes all its keys in one write.
  *
- * What this does not do yet (see the issue's note): semaphores, barriers
- * and conditions, a type record per name, "lost" notices when
- * keepalives stop being acknowledged, and deadlock detection across
- * hosts.
+ * Not served yet (see the issue's note): conditions, and deadlock
+ * detection across hosts.
  */
 #include <sys/queue.h>
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -61,12 +62,44 @@ struct ckey {
 	int64_t			 rev;		/* create revision: the token */
 	int64_t			 lease;
 	uint8_t			 mode;		/* MODE_READ or MODE_WRITE */
-	char			 type[8];	/* "lock", "rlock", "rwlock" */
+	char			 type[16];	/* "lock" ... "semaphore", "barrier" */
+	json_int_t		 round;		/* a barrier party's round */
 	char			*key;		/* the full etcd key */
 	char			*value;		/* who: JSON text */
 };
 
 TAILQ_HEAD(ckey_list, ckey);
+
+/* What a key under psync/o/<name>/ is. */
+enum ckind {
+	CK_QUEUE,		/* .../q/<lease>.<seq>.<r|w> */
+	CK_SET,			/* .../set: the event is set */
+	CK_VALUE,		/* .../v: the counter's decimal value */
+	CK_SEM,			/* .../sem: a semaphore's record */
+	CK_BAR			/* .../bar: a barrier's record */
+};
+
+/*
+ * A semaphore's or a barrier's record: its whole shared state in one
+ * key (not leased), so that every change is one compare-and-swap on its
+ * mod revision.
+ */
+struct crecord {
+	bool			 present;
+	enum ckind		 kind;		/* CK_SEM or CK_BAR */
+	int64_t			 mod;		/* mod revision; 0: absent */
+	/* A semaphore. */
+	json_int_t		 initial;
+	json_int_t		 units;		/* owned: value + held; else value */
+	bool			 bounded, owned;
+	/* A barrier. */
+	json_int_t		 parties;
+	json_int_t		 round;		/* from 1; a trip or reset adds 1 */
+	json_int_t		 arrived;	/* parties in this round */
+	bool			 broken;
+	bool			 was_reset;	/* the last round ended by a reset */
+	char			 why[256];	/* what broke or reset it */
+};
 
 /* A name with keys in the mirror. */
 struct cname {
@@ -77,19 +110,15 @@ struct cname {
 	bool			 has_value;	/* a counter's .../v exists */
 	int64_t			 value;
 	int64_t			 value_mod;	/* its mod revision */
+	struct crecord		 rec;		/* a semaphore's or barrier's */
+	bool			 breaking;	/* a barrier's break in flight */
 	size_t			 namelen;
 	char			 name[];
 };
 
-/* What a key under psync/o/<name>/ is. */
-enum ckind {
-	CK_QUEUE,		/* .../q/<lease>.<seq>.<r|w> */
-	CK_SET,			/* .../set: the event is set */
-	CK_VALUE		/* .../v: the counter's decimal value */
-};
-
 struct ccall;
 struct cop;
+struct rcall;
 struct cwait;
 TAILQ_HEAD(cop_list, cop);
 TAILQ_HEAD(cwait_list, cwait);
@@ -120,6 +149,12 @@ struct cwait {
 	int64_t			 rev;		/* its create revision; 0: not yet */
 	bool			 try;		/* timeout 0: judged once */
 	struct ccall		*call;		/* an event or counter call */
+	struct rcall		*rcall;		/* a record call in flight */
+	int64_t			 take_failed;	/* a take lost at this mod */
+	json_int_t		 round;		/* a barrier party's round */
+	bool			 resolved;	/* the barrier's round ended */
+	json_int_t		 index;		/* its index; -1: broken */
+	char			 why[256];	/* what broke it */
 };
 
 /* An enqueue on etcd for a wait; outlives the wait if it must. */
@@ -157,13 +192,67 @@ struct cluster {
 	struct cwait_list	 queued;	/* local waits with a key put */
 };
 
-/* One session's hold: its key in etcd. */
+/*
+ * One session's hold: its keys in etcd (one for a lock type; one per
+ * unit of an owned semaphore, hold.count of them).
+ */
 struct chold {
-	struct hold	 hold;		/* token: the key's create revision */
-	char		*key;		/* owned */
+	struct hold	 hold;		/* token: the first key's revision */
+	char		**keys;		/* owned */
+	uint32_t	 nkeys;
 };
 
 #define CHOLD(h)	((struct chold *)(void *)(h))
+
+#define SEM_VALUE_MAX		((json_int_t)1 << 53)
+#define BARRIER_PARTIES_MAX	1000000
+#define RCALL_TRIES		1000	/* others' changes came between */
+
+enum rcall_op {
+	RC_NONE,
+	RC_SEM_ACQUIRE,		/* the record exists and matches: enqueue */
+	RC_SEM_TAKE,		/* an unowned unit for a waiter at the front */
+	RC_SEM_SIGNAL,		/* units given beyond those held */
+	RC_SEM_VALUE,
+	RC_BAR_ARRIVE,
+	RC_BAR_BREAK,		/* abort, a timeout, a party gone */
+	RC_BAR_RESET,
+	RC_BAR_WITHDRAW,	/* a cancelled party */
+	RC_BAR_INFO
+};
+
+/* What a step did: asked for etcd's state, wrote, or ended the call. */
+enum rstep { RS_READ, RS_WRITE, RS_DONE };
+
+struct rcall {
+	struct cluster		*c;
+	struct cwait		*cw;		/* NULL: none, or it ended */
+	enum rcall_op		 op;
+	enum rcall_op		 after;		/* an arrival whose wait left */
+	enum rstep		 sent;
+	struct crecord		 rec;		/* the state a step starts from */
+	bool			 fresh;		/* rec was just read from etcd */
+	json_int_t		 queued;	/* fresh: the queue's keys */
+	struct crecord		 want;		/* what a write makes it */
+	bool			 creating;	/* the write only creates it */
+	bool			 broke;		/* a try broke the barrier */
+	json_int_t		 waiting;	/* the parties it left waiting */
+	json_t			*cmps, *ops;	/* a write's others (owned) */
+	bool			 given;		/* "value" or "parties" */
+	json_int_t		 n;		/* "value" or "parties" */
+	json_int_t		 units;		/* a signal's */
+	bool			 bounded, owned;
+	bool			 try;
+	json_int_t		 round;		/* the party's round */
+	int64_t			 lease;
+	int			 tries;
+	char			*party;		/* the party key (owned) */
+	char			 why[256];
+	char			 key[KEY_MAX];	/* the record's */
+	char			 queue[KEY_MAX]; /* its queue's prefix */
+	char			 name[PSYNC_NAME_MAX + 1];
+};
+
 
 #define CW(w)		((struct cwait *)(w))
 
@@ -173,8 +262,12 @@ extern const struct objtype cluster_rwlock_type;
 
 extern const struct objtype cluster_event_type;
 extern const struct objtype cluster_counter_type;
+extern const struct objtype cluster_sem_type;
+extern const struct objtype cluster_barrier_type;
 
 static bool	is_cluster_queue(const struct object *);
+static bool	is_cluster_held(const struct object *);
+static void	chold_free(struct model *, struct hold *, bool);
 
 static void	cluster_load(struct cluster *);
 static void	cluster_touch_name(struct cluster *, const char *, size_t);
@@ -219,7 +312,7 @@ ckey_free(struct ckey *k)
 static void
 cname_maybe_free(struct cluster *c, struct cname *n)
 {
-	if (n->nkeys == 0 && !n->set && !n->has_value) {
+	if (n->nkeys == 0 && !n->set && !n->has_value && !n->rec.present) {
 		objtab_remove(&c->names, &n->link);
 		free(n);
 	}
@@ -283,6 +376,14 @@ key_name(const char *key, size_t len, const char **name, size_t *namelen)
 		*namelen = rest - 2;
 		return (CK_VALUE);
 	}
+	if (ends_with(*name, rest, "/sem")) {
+		*namelen = rest - 4;
+		return (CK_SEM);
+	}
+	if (ends_with(*name, rest, "/bar")) {
+		*namelen = rest - 4;
+		return (CK_BAR);
+	}
 	/* The last "/q/": a name may hold "/q/" itself, an id never does. */
 	for (p = *name; (p = strstr(p, QUEUE_SEP)) != NULL; p++)
 		q = p;
@@ -292,14 +393,15 @@ key_name(const char *key, size_t len, const char **name, size_t *namelen)
 	return (CK_QUEUE);
 }
 
-/* The "type" of a queue key's value, in buf ("" if it has none). */
+/* A queue key's value: its "type" ("" if none) and a party's "round". */
 static void
-key_type(const char *value, char *buf, size_t size)
+key_parse(const char *value, struct ckey *k)
 {
 	json_t		*v = json_loads(value, 0, NULL);
 	const char	*t = json_string_value(json_object_get(v, "type"));
 
-	snprintf(buf, size, "%s", t != NULL ? t : "");
+	snprintf(k->type, sizeof(k->type), "%s", t != NULL ? t : "");
+	k->round = json_integer_value(json_object_get(v, "round"));
 	json_decref(v);
 }
 
@@ -321,6 +423,11 @@ cluster_type_clash(struct cluster *c, const char *name, size_t len,
 		return ("event");
 	if (n->has_value && t != &cluster_counter_type)
 		return ("counter");
+	if (n->rec.present && n->rec.kind == CK_SEM && t != &cluster_sem_type)
+		return ("semaphore");
+	if (n->rec.present && n->rec.kind == CK_BAR &&
+	    t != &cluster_barrier_type)
+		return ("barrier");
 	TAILQ_FOREACH(k, &n->keys, entry) {
 		if (k->type[0] != '\0' && strcmp(k->type, t->name) != 0)
 			return (k->type);
@@ -357,6 +464,66 @@ cluster_admit(struct request *rq, const struct objtype *t)
 	    t->article, t->name));
 }
 
+/* Parse a record's text (kind's JSON, at mod revision mod) into r. */
+static void
+record_parse(const char *text, enum ckind kind, int64_t mod,
+    struct crecord *r)
+{
+	json_t		*v = json_loads(text, 0, NULL);
+	const char	*why = json_string_value(json_object_get(v, "why"));
+
+	memset(r, 0, sizeof(*r));
+	r->present = true;
+	r->kind = kind;
+	r->mod = mod;
+	r->initial = json_integer_value(json_object_get(v, "initial"));
+	r->units = json_integer_value(json_object_get(v, "units"));
+	r->bounded = json_is_true(json_object_get(v, "bounded"));
+	r->owned = json_is_true(json_object_get(v, "owned"));
+	r->parties = json_integer_value(json_object_get(v, "parties"));
+	r->round = json_integer_value(json_object_get(v, "round"));
+	r->arrived = json_integer_value(json_object_get(v, "arrived"));
+	r->broken = json_is_true(json_object_get(v, "broken"));
+	r->was_reset = json_is_true(json_object_get(v, "reset"));
+	snprintf(r->why, sizeof(r->why), "%s", why != NULL ? why : "");
+	json_decref(v);
+}
+
+/* A record's text, base64 for etcd (new reference). */
+static json_t *
+record_b64(const struct crecord *r)
+{
+	json_t	*v, *b;
+	char	*text;
+
+	if (r->kind == CK_SEM)
+		v = json_pack("{s:s,s:I,s:I,s:b,s:b}", "type", "semaphore",
+		    "initial", r->initial, "units", r->units, "bounded",
+		    r->bounded, "owned", r->owned);
+	else
+		v = json_pack("{s:s,s:I,s:I,s:I,s:b,s:b,s:s}", "type",
+		    "barrier", "parties", r->parties, "round", r->round,
+		    "arrived", r->arrived, "broken", r->broken, "reset",
+		    r->was_reset, "why", r->why);
+	text = json_dumps(v, JSON_COMPACT);
+	b = etcd_b64(text, strlen(text));
+	free(text);
+	json_decref(v);
+	return (b);
+}
+
+/* The value a semaphore's record and queue size come to. */
+static json_int_t
+sem_value_of(const struct crecord *r, json_int_t queued)
+{
+	if (!r->owned)
+		return (r->units);
+	return (r->units - (queued < r->units ? queued : r->units));
+}
+
+static void	barrier_transition(struct cluster *, struct cname *,
+		    const struct crecord *);
+
 /* Apply one put of kv to the mirror; touch its local object. */
 static void
 mirror_put(struct cluster *c, const json_t *kv)
@@ -391,6 +558,17 @@ mirror_put(struct cluster *c, const json_t *kv)
 		n->value_mod = etcd_int(kv, "mod_revision");
 		return;
 	}
+	if (kind == CK_SEM || kind == CK_BAR) {
+		struct crecord	old = n->rec;
+
+		record_parse(value, (enum ckind)kind,
+		    etcd_int(kv, "mod_revision"), &n->rec);
+		/* A barrier's rounds end here, in revision order. */
+		if (kind == CK_BAR)
+			barrier_transition(c, n, &old);
+		cluster_touch_name(c, n->name, n->namelen);
+		return;
+	}
 	TAILQ_FOREACH(at, &n->keys, entry) {
 		if (strcmp(at->key, key) == 0)
 			return;		/* a rewrite: the queue is unchanged */
@@ -405,7 +583,7 @@ mirror_put(struct cluster *c, const json_t *kv)
 	k->lease = etcd_int(kv, "lease");
 	k->key = xstrdup(key);
 	k->value = xstrdup(value);
-	key_type(value, k->type, sizeof(k->type));
+	key_parse(value, k);
 	if (at != NULL)
 		TAILQ_INSERT_BEFORE(at, k, entry);
 	else
@@ -433,8 +611,11 @@ mirror_delete(struct cluster *c, const json_t *kv)
 	if (kind != CK_QUEUE) {
 		if (kind == CK_SET)
 			n->set = false;
-		else
+		else if (kind == CK_VALUE)
 			n->has_value = false;
+		else
+			memset(&n->rec, 0, sizeof(n->rec));
+		cluster_touch_name(c, name, namelen);
 		cname_maybe_free(c, n);
 		return;
 	}
@@ -453,7 +634,8 @@ cluster_touch_name(struct cluster *c, const char *name, size_t len)
 {
 	struct object	*o = object_find(c->m, name, len);
 
-	if (o != NULL && (is_cluster_queue(o) || o->type == &cluster_event_type))
+	if (o != NULL && (is_cluster_queue(o) || o->type == &cluster_event_type ||
+	    o->type == &cluster_sem_type || o->type == &cluster_barrier_type))
 		object_touch(c->m, o);
 }
 
@@ -641,6 +823,8 @@ mono_us(void)
 static void	cop_send(struct cop *);
 static void	cop_fail(struct cop *, const char *);
 static void	cop_free(struct cop *);
+static void	rcall_free(struct rcall *);
+static void	rcall_run(struct rcall *);
 
 static void
 cluster_revoke(struct cluster *c, int64_t lease)
@@ -792,13 +976,11 @@ csess_lease_lost(struct cluster_session *cs, const char *why)
 
 	for (h = TAILQ_FIRST(&s->holds); h != NULL; h = next) {
 		next = TAILQ_NEXT(h, sess_entry);
-		if (!is_cluster_queue(h->obj))
+		if (!is_cluster_held(h->obj))
 			continue;
 		if (s->notices)
 			send_lost(s, h, why);
-		free(CHOLD(h)->key);
-		hold_unlink(cs->c->m, h);
-		free(h);
+		chold_free(cs->c->m, h, false);
 		n++;
 	}
 	log_warn("cluster: session %llu's etcd lease %s: %u cluster hold%s "
@@ -879,6 +1061,56 @@ cluster_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 		object_settle_all(c->m);
 }
 
+/* Holds. */
+
+/* Add key (taken over) to s's hold on o, made under token if none. */
+static struct chold *
+chold_add(struct object *o, struct session *s, char *key, uint64_t token,
+    uint8_t mode)
+{
+	struct hold	*h = hold_find(o, s);
+	struct chold	*ch;
+
+	if (h == NULL) {
+		ch = xcalloc(1, sizeof(*ch));
+		ch->hold.token = token;
+		ch->hold.mode = mode;
+		hold_link(&ch->hold, o, s);
+	} else
+		ch = CHOLD(h);
+	ch->keys = xreallocarray(ch->keys, ch->nkeys + 1, sizeof(*ch->keys));
+	ch->keys[ch->nkeys++] = key;
+	return (ch);
+}
+
+/* Delete h's last n keys in etcd. */
+static void
+chold_give(struct cluster *c, struct hold *h, uint32_t n)
+{
+	struct chold	*ch = CHOLD(h);
+
+	while (n-- > 0 && ch->nkeys > 0)
+		cluster_delete(c, ch->keys[--ch->nkeys]);
+}
+
+/*
+ * Free h, unlinked; its keys are deleted in etcd unless delete is false
+ * (its lease's end does it, or already did).
+ */
+static void
+chold_free(struct model *m, struct hold *h, bool delete)
+{
+	struct chold	*ch = CHOLD(h);
+
+	if (delete)
+		chold_give(m->cluster, h, ch->nkeys);
+	while (ch->nkeys > 0)
+		free(ch->keys[--ch->nkeys]);
+	free(ch->keys);
+	hold_unlink(m, h);
+	free(h);
+}
+
 /* Enqueueing. */
 
 static void
@@ -901,6 +1133,8 @@ cop_fail(struct cop *op, const char *why)
 	}
 	if (cw != NULL) {
 		cw->op = NULL;
+		if (cw->rcall != NULL)
+			rcall_free(cw->rcall);
 		snprintf(msg, sizeof(msg), "the cluster cannot be reached: %s",
 		    why);
 		wait_fail(op->c->m, &cw->w, PSYNC_ERR_UNAVAILABLE, msg);
@@ -952,9 +1186,18 @@ cop_send(struct cop *op)
 	struct cluster_session	*cs = op->cs;
 	struct session		*s = cs->s;
 	struct object		*o = op->cw->w.obj;
+	struct rcall		*k = op->cw->rcall;
 	char			 key[KEY_MAX], value[300];
 	json_t			*req;
 
+	if (k != NULL) {
+		/* A barrier's arrival: one txn, under the lease. */
+		op->cw->op = NULL;
+		k->lease = cs->lease;
+		cop_free(op);
+		rcall_run(k);
+		return;
+	}
 	snprintf(key, sizeof(key), OBJ_ROOT "%s" QUEUE_SEP "%" PRIx64 ".%"
 	    PRIx64 ".%c", object_name(o), (uint64_t)cs->lease, ++cs->seq,
 	    op->cw->w.mode == MODE_READ ? 'r' : 'w');
@@ -977,10 +1220,38 @@ cwait_unqueue(struct cluster *c, struct cwait *cw)
 	}
 }
 
-/* The wait is over, granted or not: nothing of it stays in etcd. */
+/* Put cw's queue key (or send its arrival) once its session has a lease. */
+static void
+cwait_need_lease(struct cluster *c, struct cwait *cw)
+{
+	struct cluster_session	*cs = csess_get(c, cw->w.sess);
+	struct cop		*op;
+
+	op = xcalloc(1, sizeof(*op));
+	op->c = c;
+	op->cs = cs;
+	op->cw = cw;
+	cw->op = op;
+	if (cs->lease != 0)
+		cop_send(op);
+	else {
+		TAILQ_INSERT_TAIL(&cs->waiting, op, entry);
+		op->waiting = true;
+		csess_need_lease(cs);
+	}
+}
+
+/*
+ * The wait is over, granted or not: nothing of it stays in etcd.  A
+ * record call in flight goes on without it.
+ */
 static void
 cwait_abandon(struct cluster *c, struct cwait *cw)
 {
+	if (cw->rcall != NULL) {
+		cw->rcall->cw = NULL;
+		cw->rcall = NULL;
+	}
 	if (cw->op != NULL) {
 		if (cw->op->waiting) {
 			/* Still waiting for the lease: never sent. */
@@ -1006,6 +1277,13 @@ is_cluster_queue(const struct object *o)
 	    o->type == &cluster_rlock_type || o->type == &cluster_rwlock_type);
 }
 
+/* Are o's holds keys in etcd (a lock type's, an owned semaphore's)? */
+static bool
+is_cluster_held(const struct object *o)
+{
+	return (is_cluster_queue(o) || o->type == &cluster_sem_type);
+}
+
 static const char *
 mode_name(uint8_t mode)
 {
@@ -1025,11 +1303,9 @@ static enum hret
 cluster_acquire_op(struct request *rq, const struct objtype *t, uint8_t mode)
 {
 	struct cluster		*c = rq->model->cluster;
-	struct cluster_session	*cs;
 	struct object		*o;
 	struct hold		*h;
 	struct cwait		*cw;
-	struct cop		*op;
 	double			 timeout;
 
 	if (rq_timeout(rq, &timeout) != HR_DONE ||
@@ -1056,23 +1332,11 @@ cluster_acquire_op(struct request *rq, const struct objtype *t, uint8_t mode)
 	}
 	if (object_check_pending(rq, t) != HR_DONE)
 		return (HR_ERROR);
-	cs = csess_get(c, rq->sess);
 	/* A try is judged once its key is in the mirror, not at once. */
 	cw = CW(wait_new(rq, o, timeout == 0 ? TIMEOUT_FOREVER : timeout,
 	    mode, sizeof(*cw)));
 	cw->try = timeout == 0;
-	op = xcalloc(1, sizeof(*op));
-	op->c = c;
-	op->cs = cs;
-	op->cw = cw;
-	cw->op = op;
-	if (cs->lease != 0)
-		cop_send(op);
-	else {
-		TAILQ_INSERT_TAIL(&cs->waiting, op, entry);
-		op->waiting = true;
-		csess_need_lease(cs);
-	}
+	cwait_need_lease(c, cw);
 	return (HR_PENDING);
 }
 
@@ -1096,9 +1360,7 @@ cluster_release_op(struct request *rq, const struct objtype *t)
 		    "etcd lease could not be kept)" : ""));
 	if (--h->count == 0) {
 		/* Released once etcd deletes the key; the reply need not wait. */
-		cluster_delete(rq->model->cluster, CHOLD(h)->key);
-		hold_unlink(rq->model, h);
-		free(h);
+		chold_free(rq->model, h, true);
 		h = NULL;
 	}
 	if (t == &cluster_rlock_type)
@@ -1128,7 +1390,7 @@ grantable(const struct cname *n, int64_t rev, uint8_t mode, const char *type)
 		if (k->type[0] != '\0' && strcmp(k->type, type) != 0)
 			return (-2);
 	}
-	if (n->set || n->has_value)
+	if (n->set || n->has_value || n->rec.present)
 		return (-2);
 	TAILQ_FOREACH(k, &n->keys, entry) {
 		if (k->rev == rev)
@@ -1163,14 +1425,11 @@ cluster_queue_pump(struct model *m, struct object *o)
 		if (cw->rev == 0 || cw->rev > c->revision)
 			continue;
 		if ((g = grantable(n, cw->rev, w->mode, o->type->name)) == 1) {
-			ch = xcalloc(1, sizeof(*ch));
-			ch->hold.token = (uint64_t)cw->rev;
+			ch = chold_add(o, w->sess, cw->key, (uint64_t)cw->rev,
+			    w->mode);
 			ch->hold.count = 1;
-			ch->hold.mode = w->mode;
-			ch->key = cw->key;
 			cw->key = NULL;
 			cwait_unqueue(c, cw);
-			hold_link(&ch->hold, o, w->sess);
 			wait_reply_init(w, &r);
 			grant_fields(&r, o, &ch->hold);
 			wait_complete(m, w, &r);
@@ -1212,9 +1471,7 @@ cluster_queue_hold_lost(struct model *m, struct object *o, struct hold *h)
 {
 	(void)o;
 	/* A session's end revokes its lease too; a forced delete does not. */
-	cluster_delete(m->cluster, CHOLD(h)->key);
-	hold_unlink(m, h);
-	free(h);
+	chold_free(m, h, true);
 }
 
 static void
@@ -1760,9 +2017,61 @@ queue_head_end(const struct cname *n)
 }
 
 /*
+ * The first key of n's queue that does not hold, whatever n is: an owned
+ * semaphore's first `units` keys hold; an unowned one's and a barrier's
+ * keys all wait.
+ */
+static const struct ckey *
+holders_end(const struct cname *n)
+{
+	const struct ckey	*k;
+	json_int_t		 i = 0;
+
+	if (!n->rec.present)
+		return (queue_head_end(n));
+	if (n->rec.kind != CK_SEM || !n->rec.owned)
+		return (TAILQ_FIRST(&n->keys));
+	TAILQ_FOREACH(k, &n->keys, entry)
+		if (i++ == n->rec.units)
+			return (k);
+	return (NULL);
+}
+
+/* A semaphore's or barrier's record fields, as info and list show them. */
+static void
+record_describe(const struct cname *n, json_t *out)
+{
+	const struct crecord	*r = &n->rec;
+
+	if (!r->present)
+		return;
+	if (r->kind == CK_SEM) {
+		json_object_set_new(out, "value", json_integer(sem_value_of(r,
+		    (json_int_t)n->nkeys)));
+		json_object_set_new(out, "initial", json_integer(r->initial));
+		json_object_set_new(out, "bounded", json_boolean(r->bounded));
+		json_object_set_new(out, "owned", json_boolean(r->owned));
+	} else {
+		json_object_set_new(out, "parties", json_integer(r->parties));
+		json_object_set_new(out, "n_waiting", json_integer(r->broken ?
+		    0 : r->arrived));
+		json_object_set_new(out, "broken", json_boolean(r->broken));
+	}
+}
+
+static const char *
+record_type(const struct cname *n)
+{
+	if (!n->rec.present)
+		return (NULL);
+	return (n->rec.kind == CK_SEM ? "semaphore" : "barrier");
+}
+
+/*
  * info on a cluster name: the whole queue as the mirror has it, every
  * host's entries with their session, pid and host.  Holders are the
- * grantable head (the first key; for an rwlock, the readers in front).
+ * grantable head (the first key; for an rwlock, the readers in front;
+ * an owned semaphore's first units).
  */
 static enum hret
 cluster_info(struct request *rq)
@@ -1788,8 +2097,13 @@ cluster_info(struct request *rq)
 	holders = json_array();
 	waiters = json_array();
 	k = n != NULL ? TAILQ_FIRST(&n->keys) : NULL;
-	end = n != NULL ? queue_head_end(n) : NULL;
+	end = n != NULL ? holders_end(n) : NULL;
+	if (n != NULL && record_type(n) != NULL)
+		snprintf(type, sizeof(type), "%s", record_type(n));
 	for (; k != NULL; k = TAILQ_NEXT(k, entry)) {
+		if (n->rec.present && n->rec.kind == CK_BAR &&
+		    k->round != n->rec.round)
+			continue;	/* a past round's, being deleted */
 		if ((v = json_loads(k->value, 0, NULL)) == NULL ||
 		    !json_is_object(v)) {
 			json_decref(v);
@@ -1821,6 +2135,8 @@ cluster_info(struct request *rq)
 	json_object_set_new(r, "waiters", waiters);
 	json_object_set_new(r, "held",
 	    json_boolean(json_array_size(holders) > 0));
+	if (n != NULL)
+		record_describe(n, r);
 	return (HR_DONE);
 }
 
@@ -1844,7 +2160,7 @@ cluster_list(struct cluster *c, struct model *m, const char *prefix,
 		    object_find(m, n->name, n->namelen) != NULL)
 			continue;	/* not asked for, or listed already */
 		holders = waiters = 0;
-		end = queue_head_end(n);
+		end = holders_end(n);
 		holding = true;
 		TAILQ_FOREACH(k, &n->keys, entry) {
 			if (k == end)
@@ -1857,7 +2173,8 @@ cluster_list(struct cluster *c, struct model *m, const char *prefix,
 		e = json_object();
 		json_object_set_new(e, "name", json_stringn(n->name,
 		    n->namelen));
-		type = n->set ? "event" : n->has_value ? "counter" : "lock";
+		type = n->set ? "event" : n->has_value ? "counter" :
+		    record_type(n) != NULL ? record_type(n) : "lock";
 		v = n->nkeys > 0 ? json_loads(TAILQ_FIRST(&n->keys)->value, 0,
 		    NULL) : NULL;
 		if (json_is_string(json_object_get(v, "type")))
@@ -1873,10 +2190,1142 @@ cluster_list(struct cluster *c, struct model *m, const char *prefix,
 			json_object_set_new(e, "set", json_true());
 		if (n->has_value)
 			json_object_set_new(e, "value", json_integer(n->value));
+		record_describe(n, e);
 		json_object_set_new(e, "cluster", json_true());
 		json_array_append_new(list, e);
 	}
 }
+
+/*
+ * Semaphores and barriers.  Each keeps its shared state in one record
+ * key (.../sem, .../bar; not leased), changed only by a compare-and-swap
+ * on its mod revision (struct rcall: a step decides from the state, a
+ * txn writes it, and a lost race steps again from what etcd returned).
+ * Queue keys tie it to sessions' leases as for locks:
+ *
+ * - A semaphore's queue is FIFO by creation revision, and its first
+ *   `units` keys hold (owned: the key is the held unit, deleted with its
+ *   lease) or may take a unit (unowned: one txn decrements the record
+ *   and deletes the key, so the unit is consumed).
+ * - A barrier.wait is one txn that puts the party's leased key (with its
+ *   round) and counts it in the record; the arrival that makes `parties`
+ *   trips the round (round + 1).  Each psyncd ends its parties' waits
+ *   when its mirror applies the record's change, in revision order;
+ *   indices are the parties' ranks by creation revision.  A party key
+ *   that leaves etcd while the record still counts it (its psyncd or
+ *   host gone) makes any psyncd that sees it break the barrier.
+ */
+
+static void	rcall_run(struct rcall *);
+
+static bool
+is_barrier_op(enum rcall_op op)
+{
+	return (op >= RC_BAR_ARRIVE);
+}
+
+/* A call on name's record for cw (or none), from the mirror's state. */
+static struct rcall *
+rcall_new(struct cluster *c, struct cwait *cw, enum rcall_op op,
+    const char *name, size_t len)
+{
+	struct rcall	*k;
+	struct cname	*n;
+
+	k = xcalloc(1, sizeof(*k));
+	k->c = c;
+	k->cw = cw;
+	k->op = op;
+	snprintf(k->name, sizeof(k->name), "%.*s", (int)len, name);
+	snprintf(k->key, sizeof(k->key), OBJ_ROOT "%s/%s", k->name,
+	    is_barrier_op(op) ? "bar" : "sem");
+	snprintf(k->queue, sizeof(k->queue), OBJ_ROOT "%s" QUEUE_SEP, k->name);
+	if ((n = cname_find(c, name, len)) != NULL && n->rec.present)
+		k->rec = n->rec;
+	if (cw != NULL)
+		cw->rcall = k;
+	return (k);
+}
+
+static void
+rcall_free(struct rcall *k)
+{
+	struct cname	*n;
+
+	if (k->cw != NULL)
+		k->cw->rcall = NULL;
+	if (k->op == RC_BAR_BREAK && (n = cname_find(k->c, k->name,
+	    strlen(k->name))) != NULL)
+		n->breaking = false;
+	json_decref(k->cmps);
+	json_decref(k->ops);
+	free(k->party);
+	free(k);
+}
+
+/* End k and its wait with r (cleared; untouched if k has no wait). */
+static void
+rcall_complete(struct rcall *k, struct reply *r)
+{
+	struct model	*m = k->c->m;
+	struct cwait	*cw = k->cw;
+
+	rcall_free(k);
+	if (cw != NULL)
+		wait_complete(m, &cw->w, r);
+}
+
+/* Start the reply to k's wait, if it has one (false: it has none). */
+static bool
+rcall_reply(struct rcall *k, struct reply *r)
+{
+	if (k->cw == NULL)
+		return (false);
+	wait_reply_init(&k->cw->w, r);
+	return (true);
+}
+
+static void	cwait_abandon(struct cluster *, struct cwait *);
+
+/* End k, failing its wait with err and the message. */
+static void __attribute__((format(printf, 3, 4)))
+rcall_fail(struct rcall *k, enum psync_err err, const char *fmt, ...)
+{
+	struct cluster	*c = k->c;
+	struct cwait	*cw = k->cw;
+	char		 msg[400];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rcall_free(k);
+	if (cw != NULL) {
+		cwait_abandon(c, cw);
+		wait_fail(c->m, &cw->w, err, msg);
+	}
+}
+
+/* Add a put of key (value text, under lease unless 0) to k's write. */
+static void
+rcall_put(struct rcall *k, const char *key, const char *value, int64_t lease)
+{
+	json_t	*put;
+
+	put = json_pack("{s:o,s:o}", "key", etcd_b64(key, strlen(key)),
+	    "value", etcd_b64(value, strlen(value)));
+	if (lease != 0)
+		json_object_set_new(put, "lease", etcd_int_json(lease));
+	json_array_append_new(k->ops, json_pack("{s:o}", "request_put", put));
+}
+
+static void
+rcall_delete_op(struct rcall *k, const char *key)
+{
+	json_array_append_new(k->ops, json_pack("{s:{s:o}}",
+	    "request_delete_range", "key", etcd_b64(key, strlen(key))));
+}
+
+/* Every call's read: the record, and how many keys its queue has. */
+static json_t *
+rcall_reads(const struct rcall *k)
+{
+	char	end[KEY_MAX];
+	size_t	len = strlen(k->queue);
+
+	memcpy(end, k->queue, len + 1);
+	end[len - 1]++;			/* ".../q/" .. ".../q0" */
+	return (json_pack("[{s:{s:o}},{s:{s:o,s:o,s:b}}]",
+	    "request_range", "key", etcd_b64(k->key, strlen(k->key)),
+	    "request_range", "key", etcd_b64(k->queue, len), "range_end",
+	    etcd_b64(end, len), "count_only", 1));
+}
+
+/* The record and queue size from a txn's reads, for a step to go on. */
+static void
+rcall_parse_reads(struct rcall *k, const json_t *reply)
+{
+	json_t	*resp = json_object_get(reply, "responses");
+	json_t	*kv = json_array_get(json_object_get(json_object_get(
+		    json_array_get(resp, 0), "response_range"), "kvs"), 0);
+	char	 text[1024];
+
+	memset(&k->rec, 0, sizeof(k->rec));
+	if (kv != NULL && etcd_unb64(json_object_get(kv, "value"), text,
+	    sizeof(text)) != -1)
+		record_parse(text, is_barrier_op(k->op) ? CK_BAR : CK_SEM,
+		    etcd_int(kv, "mod_revision"), &k->rec);
+	k->queued = etcd_int(json_object_get(json_array_get(resp, 1),
+	    "response_range"), "count");
+	k->fresh = true;
+}
+
+static void	rcall_committed(struct rcall *, int64_t);
+
+static void
+rcall_done(void *arg, json_t *reply, const char *err)
+{
+	struct rcall	*k = arg;
+	struct cluster	*c = k->c;
+	struct cwait	*cw = k->cw;
+
+	if (reply == NULL) {
+		if (err == ETCD_CLOSING) {
+			rcall_free(k);
+			return;
+		}
+		if (k->sent == RS_WRITE && k->op == RC_BAR_ARRIVE && cw != NULL) {
+			free(cw->key);
+			cw->key = NULL;
+		}
+		rcall_fail(k, PSYNC_ERR_UNAVAILABLE, "the cluster cannot be "
+		    "reached: %s", err);
+		object_settle_all(c->m);
+		return;
+	}
+	if (k->sent == RS_WRITE &&
+	    json_is_true(json_object_get(reply, "succeeded"))) {
+		rcall_committed(k, etcd_int(json_object_get(reply, "header"),
+		    "revision"));
+		object_settle_all(c->m);
+		return;
+	}
+	if (k->sent == RS_WRITE && k->op == RC_SEM_TAKE) {
+		/* Judged again once the mirror has what came between. */
+		if (cw != NULL) {
+			cw->take_failed = k->rec.mod;
+			object_touch(c->m, cw->w.obj);
+		}
+		rcall_free(k);
+		object_settle_all(c->m);
+		return;
+	}
+	if (k->sent == RS_WRITE && k->op == RC_BAR_ARRIVE) {
+		/* Its party key was not put. */
+		free(k->party);
+		k->party = NULL;
+		if (cw != NULL) {
+			free(cw->key);
+			cw->key = NULL;
+		} else {
+			rcall_free(k);
+			return;
+		}
+	}
+	if (++k->tries >= RCALL_TRIES) {
+		rcall_fail(k, PSYNC_ERR_BUSY, "%s '%s' changed under this "
+		    "request %d times: other hosts' changes kept coming between",
+		    is_barrier_op(k->op) ? "barrier" : "semaphore",
+		    QUOTED(k->name, strlen(k->name)), RCALL_TRIES);
+		object_settle_all(c->m);
+		return;
+	}
+	rcall_parse_reads(k, reply);
+	rcall_run(k);
+	object_settle_all(c->m);
+}
+
+static void
+rcall_send(struct rcall *k, enum rstep s)
+{
+	json_t	*req, *key = etcd_b64(k->key, strlen(k->key));
+
+	k->sent = s;
+	if (s == RS_READ) {
+		json_decref(key);
+		req = json_pack("{s:[],s:o}", "compare", "success",
+		    rcall_reads(k));
+	} else {
+		/* Only from the state the step decided on; the record last. */
+		json_array_insert_new(k->cmps, 0, json_pack("{s:s,s:s,s:O,"
+		    "s:o}", "target", "MOD", "result", "EQUAL", "key", key,
+		    "mod_revision", etcd_int_json(k->rec.mod)));
+		json_array_append_new(k->ops, json_pack("{s:{s:o,s:o}}",
+		    "request_put", "key", key, "value", record_b64(&k->want)));
+		req = json_pack("{s:O,s:O,s:o}", "compare", k->cmps,
+		    "success", k->ops, "failure", rcall_reads(k));
+	}
+	if (etcd_post(k->c->etcd, "/v3/kv/txn", req, rcall_done, k) == NULL)
+		rcall_free(k);		/* etcd_free is running */
+}
+
+/* Semaphores. */
+
+/* The mirror's count of name's queue keys (k's, when fresh). */
+static json_int_t
+rcall_queued(const struct rcall *k)
+{
+	struct cname	*n;
+
+	if (k->fresh)
+		return (k->queued);
+	n = cname_find(k->c, k->name, strlen(k->name));
+	return (n != NULL ? (json_int_t)n->nkeys : 0);
+}
+
+static const char *
+tf(bool b)
+{
+	return (b ? "true" : "false");
+}
+
+/*
+ * Open k's semaphore as sem.* does: created from "value" (and
+ * "bounded", "owned") if need be, or checked against them.  -1: it is
+ * there and matches; else the step's result.
+ */
+static int
+sem_open(struct rcall *k)
+{
+	struct crecord	*w = &k->want;
+
+	if (!k->rec.present) {
+		if (!k->given) {
+			if (!k->fresh)
+				return (RS_READ);
+			rcall_fail(k, PSYNC_ERR_NOT_FOUND, "no semaphore '%s' "
+			    "(give \"value\" to create it)",
+			    QUOTED(k->name, strlen(k->name)));
+			return (RS_DONE);
+		}
+		memset(w, 0, sizeof(*w));
+		w->present = true;
+		w->kind = CK_SEM;
+		w->initial = w->units = k->n;
+		w->bounded = k->bounded;
+		w->owned = k->owned;
+		k->creating = true;
+		return (RS_WRITE);
+	}
+	if (k->given && (k->n != k->rec.initial ||
+	    k->bounded != k->rec.bounded || k->owned != k->rec.owned)) {
+		rcall_fail(k, PSYNC_ERR_PARAM_MISMATCH, "semaphore '%s' exists "
+		    "with value %lld, bounded %s, owned %s; this request has "
+		    "value %lld, bounded %s, owned %s",
+		    QUOTED(k->name, strlen(k->name)),
+		    (long long)k->rec.initial, tf(k->rec.bounded),
+		    tf(k->rec.owned), (long long)k->n, tf(k->bounded),
+		    tf(k->owned));
+		return (RS_DONE);
+	}
+	return (-1);
+}
+
+static void	cwait_need_lease(struct cluster *, struct cwait *);
+
+static enum rstep
+sem_step(struct rcall *k)
+{
+	struct cluster	*c;
+	struct cwait	*cw = k->cw;
+	struct reply	 r;
+	json_int_t	 held;
+	int		 s;
+
+	if (k->op == RC_SEM_TAKE) {
+		if (cw == NULL) {
+			rcall_free(k);
+			return (RS_DONE);
+		}
+		/* Consume a unit and the waiter's key, both or neither. */
+		k->want.units--;
+		json_array_append_new(k->cmps, json_pack("{s:s,s:s,s:o,s:o}",
+		    "target", "CREATE", "result", "EQUAL", "key",
+		    etcd_b64(cw->key, strlen(cw->key)), "create_revision",
+		    etcd_int_json(cw->rev)));
+		rcall_delete_op(k, cw->key);
+		return (RS_WRITE);
+	}
+	if ((s = sem_open(k)) != -1)
+		return ((enum rstep)s);
+	switch (k->op) {
+	case RC_SEM_ACQUIRE:
+		/* It exists: queue as a lock does. */
+		c = k->c;
+		rcall_free(k);
+		if (cw != NULL)
+			cwait_need_lease(c, cw);
+		return (RS_DONE);
+	case RC_SEM_SIGNAL:
+		held = k->rec.owned ? k->rec.units - sem_value_of(&k->rec,
+		    rcall_queued(k)) : 0;
+		if ((k->rec.bounded &&
+		    k->rec.units + k->units > k->rec.initial) ||
+		    k->rec.units + k->units > SEM_VALUE_MAX) {
+			rcall_fail(k, PSYNC_ERR_WOULD_EXCEED, "releasing %lld "
+			    "unit%s of %ssemaphore '%s' would exceed %s (value "
+			    "%lld, %lld held)", (long long)k->units,
+			    k->units == 1 ? "" : "s",
+			    k->rec.bounded ? "bounded " : "",
+			    QUOTED(k->name, strlen(k->name)), k->rec.bounded ?
+			    "its initial value" : "2^53",
+			    (long long)(k->rec.units - held), (long long)held);
+			return (RS_DONE);
+		}
+		k->want.units += k->units;
+		return (RS_WRITE);
+	case RC_SEM_VALUE:
+		if (!k->fresh)
+			return (RS_READ);
+		if (rcall_reply(k, &r))
+			reply_int(&r, "value", sem_value_of(&k->rec, k->queued));
+		rcall_complete(k, &r);
+		return (RS_DONE);
+	default:
+		rcall_free(k);
+		return (RS_DONE);
+	}
+}
+
+/* Barriers. */
+
+/* "session 4 (pid 77) on host h": who broke or reset a barrier. */
+static void
+rcall_who(struct rcall *k, const struct session *s, const char *did)
+{
+	char	who[48];
+
+	snprintf(k->why, sizeof(k->why), "%s on %.64s %s",
+	    session_who(s, who, sizeof(who)), k->c->host, did);
+}
+
+/*
+ * Open k's barrier: created from "parties" if need be (into k->want),
+ * or checked against them.  -1: go on from k->want; else the result.
+ */
+static int
+bar_open(struct rcall *k)
+{
+	struct crecord	*w = &k->want;
+
+	if (!k->rec.present) {
+		if (!k->given) {
+			if (!k->fresh)
+				return (RS_READ);
+			if (k->party != NULL) {
+				cluster_delete(k->c, k->party);
+				k->party = NULL;
+			}
+			rcall_fail(k, PSYNC_ERR_NOT_FOUND, "no barrier '%s' "
+			    "(give \"parties\" to create it)",
+			    QUOTED(k->name, strlen(k->name)));
+			return (RS_DONE);
+		}
+		memset(w, 0, sizeof(*w));
+		w->present = true;
+		w->kind = CK_BAR;
+		w->parties = k->n;
+		w->round = 1;
+		return (-1);
+	}
+	if (k->given && k->n != k->rec.parties) {
+		rcall_fail(k, PSYNC_ERR_PARAM_MISMATCH, "barrier '%s' exists "
+		    "with %lld parties; this request has %lld parties",
+		    QUOTED(k->name, strlen(k->name)),
+		    (long long)k->rec.parties, (long long)k->n);
+		return (RS_DONE);
+	}
+	return (-1);
+}
+
+static enum rstep
+bar_arrive_step(struct rcall *k, struct crecord *w)
+{
+	struct cluster_session	*cs;
+	struct session		*s;
+	char			 key[KEY_MAX], value[300];
+
+	if (w->broken) {
+		if (!k->fresh)
+			return (RS_READ);	/* a reset may have come */
+		rcall_fail(k, PSYNC_ERR_BROKEN, "barrier '%s' is broken (%s); "
+		    "reset it to use it again", QUOTED(k->name,
+		    strlen(k->name)), w->why);
+		return (RS_DONE);
+	}
+	if (k->cw == NULL) {		/* its wait ended during a read */
+		rcall_free(k);
+		return (RS_DONE);
+	}
+	s = k->cw->w.sess;
+	cs = s->cluster;
+	k->round = w->round;
+	if (w->arrived + 1 >= w->parties) {
+		/* The last arrival: the round trips. */
+		w->round++;
+		w->arrived = 0;
+		w->was_reset = false;
+		w->why[0] = '\0';
+	} else if (k->try) {
+		/* Not waiting breaks it, as a timeout does. */
+		k->broke = true;
+		w->broken = true;
+		rcall_who(k, s, "tried with timeout 0 and did not wait");
+		snprintf(w->why, sizeof(w->why), "%s", k->why);
+		k->waiting = w->arrived;
+		return (RS_WRITE);
+	} else
+		w->arrived++;
+	snprintf(key, sizeof(key), OBJ_ROOT "%s" QUEUE_SEP "%" PRIx64 ".%"
+	    PRIx64 ".w", k->name, (uint64_t)k->lease, ++cs->seq);
+	snprintf(value, sizeof(value), "{\"type\":\"barrier\",\"round\":%lld,"
+	    "\"session\":%llu,\"pid\":%ld,\"host\":\"%s\"}",
+	    (long long)k->round, (unsigned long long)s->id, (long)s->pid,
+	    k->c->host);
+	/* Put before the record: the mirror sees the party, then the trip. */
+	rcall_put(k, key, value, k->lease);
+	free(k->party);
+	k->party = xstrdup(key);
+	free(k->cw->key);
+	k->cw->key = xstrdup(key);
+	k->cw->round = k->round;
+	return (RS_WRITE);
+}
+
+static enum rstep
+bar_step(struct rcall *k)
+{
+	struct crecord	*w = &k->want;
+	struct reply	 r;
+	int		 s;
+
+	if ((s = bar_open(k)) != -1)
+		return ((enum rstep)s);
+	switch (k->op) {
+	case RC_BAR_ARRIVE:
+		return (bar_arrive_step(k, w));
+	case RC_BAR_BREAK:
+	case RC_BAR_WITHDRAW:
+		/* Only the round it was about, and only once. */
+		if (w->broken || (k->round != 0 && w->round != k->round)) {
+			if (k->party != NULL) {
+				cluster_delete(k->c, k->party);
+				k->party = NULL;
+			}
+			(void)rcall_reply(k, &r); /* abort, broken: {} */
+			rcall_complete(k, &r);
+			return (RS_DONE);
+		}
+		if (k->op == RC_BAR_BREAK) {
+			w->broken = true;
+			snprintf(w->why, sizeof(w->why), "%s", k->why);
+		} else if (w->arrived > 0)
+			w->arrived--;
+		if (k->party != NULL)
+			rcall_delete_op(k, k->party);
+		return (RS_WRITE);
+	case RC_BAR_RESET:
+		w->round++;
+		w->arrived = 0;
+		w->broken = false;
+		w->was_reset = true;
+		snprintf(w->why, sizeof(w->why), "%s", k->why);
+		return (RS_WRITE);
+	case RC_BAR_INFO:
+		if (!k->rec.present) {
+			k->creating = true;	/* "parties" made it */
+			return (RS_WRITE);
+		}
+		if (!k->fresh)
+			return (RS_READ);
+		if (rcall_reply(k, &r)) {
+			reply_int(&r, "parties", w->parties);
+			reply_int(&r, "n_waiting", w->broken ? 0 : w->arrived);
+			reply_bool(&r, "broken", w->broken);
+		}
+		rcall_complete(k, &r);
+		return (RS_DONE);
+	default:
+		rcall_free(k);
+		return (RS_DONE);
+	}
+}
+
+static void
+rcall_run(struct rcall *k)
+{
+	enum rstep	s;
+
+	json_decref(k->cmps);
+	json_decref(k->ops);
+	k->cmps = json_array();
+	k->ops = json_array();
+	k->want = k->rec;
+	k->creating = false;
+	s = is_barrier_op(k->op) ? bar_step(k) : sem_step(k);
+	if (s != RS_DONE)
+		rcall_send(k, s);
+}
+
+/* A leaving party's call: a break or a withdrawal of its round. */
+static void
+bar_leave(struct cluster *c, const char *name, enum rcall_op op,
+    json_int_t round, char *party, const char *why)
+{
+	struct rcall	*k;
+
+	k = rcall_new(c, NULL, op, name, strlen(name));
+	k->round = round;
+	k->party = party;
+	snprintf(k->why, sizeof(k->why), "%s", why);
+	rcall_run(k);
+}
+
+static void
+rcall_committed(struct rcall *k, int64_t rev)
+{
+	struct cluster	*c = k->c;
+	struct cwait	*cw = k->cw;
+	struct cname	*n;
+	struct reply	 r;
+	char		*party;
+
+	if (k->creating) {
+		/* Created: now the request itself, from what it wrote. */
+		k->rec = k->want;
+		k->rec.mod = rev;
+		k->fresh = true;
+		k->queued = 0;
+		rcall_run(k);
+		return;
+	}
+	switch (k->op) {
+	case RC_SEM_TAKE:
+		if (cw == NULL) {
+			/* Its wait ended meanwhile: the unit goes back. */
+			k->op = RC_SEM_SIGNAL;
+			k->given = false;
+			k->units = 1;
+			k->rec = k->want;
+			k->rec.mod = rev;
+			k->fresh = false;
+			rcall_run(k);
+			return;
+		}
+		free(cw->key);		/* the txn deleted it */
+		cw->key = NULL;
+		cwait_unqueue(c, cw);
+		wait_reply_init(&cw->w, &r);
+		reply_bool(&r, "acquired", true);
+		reply_int(&r, "value", k->want.units);
+		rcall_complete(k, &r);
+		return;
+	case RC_SEM_SIGNAL:
+		if (rcall_reply(k, &r)) {
+			n = cname_find(c, k->name, strlen(k->name));
+			reply_int(&r, "value", sem_value_of(&k->want,
+			    n != NULL ? (json_int_t)n->nkeys : 0));
+		}
+		rcall_complete(k, &r);
+		return;
+	case RC_BAR_ARRIVE:
+		if (k->broke) {
+			rcall_fail(k, PSYNC_ERR_BROKEN, "timed out: %lld of "
+			    "%lld parties were waiting; barrier '%s' is now "
+			    "broken", (long long)k->waiting,
+			    (long long)k->want.parties,
+			    QUOTED(k->name, strlen(k->name)));
+			return;
+		}
+		if (cw == NULL && k->after != RC_NONE) {
+			/* Its wait left while it arrived: it leaves now. */
+			party = k->party;
+			k->party = NULL;
+			bar_leave(c, k->name, k->after, k->round, party,
+			    k->why);
+		}
+		/* The mirror ends the wait when the round ends. */
+		rcall_free(k);
+		return;
+	default:
+		/* A break, a withdrawal, a reset: its party key went too. */
+		free(k->party);
+		k->party = NULL;
+		(void)rcall_reply(k, &r);	/* {} */
+		rcall_complete(k, &r);
+		return;
+	}
+}
+
+/*
+ * The mirror has applied a change of n's barrier record from old: the
+ * local parties of old's round learn its end (tripped: their ranks; or
+ * broken), before any later change is applied.
+ */
+static void
+barrier_transition(struct cluster *c, struct cname *n,
+    const struct crecord *old)
+{
+	struct object	*o = object_find(c->m, n->name, n->namelen);
+	struct wait	*w;
+	struct cwait	*cw;
+	struct ckey	*k;
+	json_int_t	 rank;
+	bool		 ended, tripped;
+
+	if (o == NULL || o->type != &cluster_barrier_type || !old->present)
+		return;
+	ended = n->rec.round > old->round;
+	tripped = ended && !n->rec.was_reset;
+	if (!ended && !(n->rec.broken && !old->broken))
+		return;
+	TAILQ_FOREACH(w, &o->waiters, obj_entry) {
+		cw = CW(w);
+		if (cw->resolved || cw->key == NULL || cw->round != old->round)
+			continue;
+		rank = 0;
+		TAILQ_FOREACH(k, &n->keys, entry) {
+			if (strcmp(k->key, cw->key) == 0)
+				break;
+			if (k->round == old->round)
+				rank++;
+		}
+		if (k == NULL)
+			continue;		/* its arrival is not in */
+		cw->resolved = true;
+		cw->index = tripped ? rank : -1;
+		snprintf(cw->why, sizeof(cw->why), "%s", n->rec.why);
+	}
+	object_touch(c->m, o);
+}
+
+/* Requests. */
+
+struct sem_args {
+	bool		given;		/* "value": create or check */
+	json_int_t	value;
+	bool		bounded, owned;
+};
+
+/* The request's semaphore parameters, read as sem.c reads them. */
+static enum hret
+sem_args(struct request *rq, struct sem_args *a)
+{
+	a->given = json_object_get(rq->json, "value") != NULL;
+	if (rq_int(rq, "value", false, 0, &a->value) != HR_DONE ||
+	    rq_bool(rq, "bounded", false, &a->bounded) != HR_DONE ||
+	    rq_bool(rq, "owned", true, &a->owned) != HR_DONE)
+		return (HR_ERROR);
+	if (a->value < 0 || a->value > SEM_VALUE_MAX)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'value' "
+		    "must be from 0 to 2^53"));
+	return (HR_DONE);
+}
+
+/* A wait on rq's cluster semaphore for a call op: its object. */
+static enum hret
+sem_begin(struct request *rq, const struct sem_args *a, double timeout,
+    enum rcall_op op, struct rcall **out)
+{
+	struct object	*o;
+	struct cwait	*cw;
+	struct rcall	*k;
+
+	if (cluster_admit(rq, &cluster_sem_type) != HR_DONE ||
+	    object_get(rq, &cluster_sem_type, true, &o) != HR_DONE ||
+	    object_check_pending(rq, &cluster_sem_type) != HR_DONE)
+		return (HR_ERROR);
+	/* A try is judged once its key is in the mirror, not at once. */
+	cw = CW(wait_new(rq, o, timeout == 0 ? TIMEOUT_FOREVER : timeout, 0,
+	    sizeof(*cw)));
+	cw->try = timeout == 0;
+	k = rcall_new(rq->model->cluster, cw, op, object_name(o), o->namelen);
+	k->given = a->given;
+	k->n = a->value;
+	k->bounded = a->bounded;
+	k->owned = a->owned;
+	*out = k;
+	return (HR_DONE);
+}
+
+static enum hret
+cluster_sem_acquire(struct request *rq)
+{
+	struct sem_args	 a;
+	struct rcall	*k;
+	double		 timeout;
+
+	if (rq_timeout(rq, &timeout) != HR_DONE || sem_args(rq, &a) != HR_DONE ||
+	    sem_begin(rq, &a, timeout, RC_SEM_ACQUIRE, &k) != HR_DONE)
+		return (HR_ERROR);
+	rcall_run(k);
+	return (HR_PENDING);
+}
+
+static enum hret
+cluster_sem_release(struct request *rq)
+{
+	struct cluster	*c = rq->model->cluster;
+	struct sem_args	 a;
+	struct object	*o;
+	struct hold	*h;
+	struct cname	*n;
+	struct rcall	*k;
+	json_int_t	 units, give, queued;
+
+	if (rq_int(rq, "n", false, 1, &units) != HR_DONE)
+		return (HR_ERROR);
+	if (units < 1 || units > SEM_VALUE_MAX)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'n' must be from 1 to 2^53"));
+	if (sem_args(rq, &a) != HR_DONE ||
+	    cluster_admit(rq, &cluster_sem_type) != HR_DONE ||
+	    object_get(rq, &cluster_sem_type, true, &o) != HR_DONE)
+		return (HR_ERROR);
+	h = hold_find(o, rq->sess);
+	give = h == NULL ? 0 : units < h->count ? units : h->count;
+	n = cname_find(c, object_name(o), o->namelen);
+	queued = n != NULL ? (json_int_t)n->nkeys : 0;
+	/* A bounded one's units are all in its holders' keys or its value. */
+	if (give > 0 && give < units && n != NULL && n->rec.bounded)
+		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "releasing %lld "
+		    "units of bounded semaphore '%s' would exceed its initial "
+		    "value %lld (value %lld, %lld held)", (long long)units,
+		    QUOTED_OBJ(o), (long long)n->rec.initial,
+		    (long long)sem_value_of(&n->rec, queued),
+		    (long long)(n->rec.units - sem_value_of(&n->rec, queued))));
+	if (give > 0) {
+		/* First its own units: deleting their keys frees them. */
+		chold_give(c, h, (uint32_t)give);
+		h->count -= (uint32_t)give;
+		if (h->count == 0)
+			chold_free(rq->model, h, false);
+		queued -= give;
+	}
+	if (give == units) {
+		reply_int(rq_reply(rq), "value", n != NULL && n->rec.present ?
+		    sem_value_of(&n->rec, queued) : 0);
+		return (HR_DONE);
+	}
+	if (sem_begin(rq, &a, TIMEOUT_FOREVER, RC_SEM_SIGNAL, &k) != HR_DONE)
+		return (HR_ERROR);
+	k->units = units - give;
+	rcall_run(k);
+	return (HR_PENDING);
+}
+
+static enum hret
+cluster_sem_value(struct request *rq)
+{
+	struct sem_args	 a;
+	struct rcall	*k;
+
+	if (sem_args(rq, &a) != HR_DONE ||
+	    sem_begin(rq, &a, TIMEOUT_FOREVER, RC_SEM_VALUE, &k) != HR_DONE)
+		return (HR_ERROR);
+	rcall_run(k);
+	return (HR_PENDING);
+}
+
+/*
+ * Waiters at the front of the queue hold (owned) or take a unit
+ * (unowned), in FIFO order, once the mirror has their keys.
+ */
+static void
+cluster_sem_pump(struct model *m, struct object *o)
+{
+	struct cluster	*c = m->cluster;
+	struct cname	*n;
+	struct wait	*w, *next;
+	struct cwait	*cw;
+	struct chold	*ch;
+	struct ckey	*k;
+	struct rcall	*call;
+	struct reply	 r;
+	json_int_t	 pos;
+
+	if (c->revision == 0)
+		return;
+	n = cname_find(c, object_name(o), o->namelen);
+	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, obj_entry);
+		cw = CW(w);
+		if (cw->rcall != NULL || cw->rev == 0 || cw->rev > c->revision)
+			continue;
+		pos = 0;
+		k = NULL;
+		if (n != NULL) {
+			TAILQ_FOREACH(k, &n->keys, entry) {
+				if (k->rev == cw->rev)
+					break;
+				pos++;
+			}
+		}
+		if (k == NULL || !n->rec.present) {
+			cwait_abandon(c, cw);
+			wait_fail(m, w, PSYNC_ERR_UNAVAILABLE, "this request's "
+			    "queue key left etcd before it was granted (its "
+			    "session's lease expired?)");
+			continue;
+		}
+		if (pos < n->rec.units && n->rec.owned) {
+			ch = chold_add(o, w->sess, cw->key, (uint64_t)cw->rev, 0);
+			ch->hold.count = ch->nkeys;
+			cw->key = NULL;
+			cwait_unqueue(c, cw);
+			wait_reply_init(w, &r);
+			reply_bool(&r, "acquired", true);
+			reply_int(&r, "value", sem_value_of(&n->rec,
+			    (json_int_t)n->nkeys));
+			wait_complete(m, w, &r);
+		} else if (pos < n->rec.units) {
+			if (n->rec.mod == cw->take_failed)
+				continue;	/* the mirror is behind */
+			call = rcall_new(c, cw, RC_SEM_TAKE, n->name,
+			    n->namelen);
+			rcall_run(call);
+		} else if (cw->try) {
+			cwait_abandon(c, cw);
+			wait_reply_init(w, &r);
+			reply_bool(&r, "acquired", false);
+			reply_int(&r, "value", sem_value_of(&n->rec,
+			    (json_int_t)n->nkeys));
+			wait_complete(m, w, &r);
+		}
+	}
+}
+
+static void
+cluster_sem_timed_out(struct model *m, struct wait *w)
+{
+	struct cname	*n;
+	struct reply	 r;
+
+	cwait_abandon(m->cluster, CW(w));
+	n = cname_find(m->cluster, object_name(w->obj), w->obj->namelen);
+	wait_reply_init(w, &r);
+	reply_bool(&r, "acquired", false);
+	reply_int(&r, "value", n != NULL ? sem_value_of(&n->rec,
+	    (json_int_t)n->nkeys) : 0);
+	wait_complete(m, w, &r);
+}
+
+static void
+cluster_sem_wait_left(struct model *m, struct wait *w, enum wait_end why)
+{
+	(void)why;
+	cwait_abandon(m->cluster, CW(w));
+}
+
+static void
+cluster_sem_describe_hold(const struct hold *h, json_t *out)
+{
+	json_object_set_new(out, "units", json_integer(h->count));
+}
+
+/* The request's barrier parameter, read as barrier.c reads it. */
+static enum hret
+bar_begin(struct request *rq, double timeout, enum rcall_op op,
+    struct rcall **out)
+{
+	struct object	*o;
+	struct cwait	*cw;
+	struct rcall	*k;
+	json_int_t	 parties;
+	bool		 given;
+
+	given = json_object_get(rq->json, "parties") != NULL;
+	if (rq_int(rq, "parties", false, 0, &parties) != HR_DONE)
+		return (HR_ERROR);
+	if (given && (parties < 1 || parties > BARRIER_PARTIES_MAX))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'parties' "
+		    "must be from 1 to %d", BARRIER_PARTIES_MAX));
+	if (cluster_admit(rq, &cluster_barrier_type) != HR_DONE ||
+	    object_get(rq, &cluster_barrier_type, true, &o) != HR_DONE ||
+	    object_check_pending(rq, &cluster_barrier_type) != HR_DONE)
+		return (HR_ERROR);
+	cw = CW(wait_new(rq, o, timeout == 0 ? TIMEOUT_FOREVER : timeout, 0,
+	    sizeof(*cw)));
+	k = rcall_new(rq->model->cluster, cw, op, object_name(o), o->namelen);
+	k->given = given;
+	k->n = parties;
+	k->try = timeout == 0;
+	*out = k;
+	return (HR_DONE);
+}
+
+static enum hret
+cluster_barrier_wait(struct request *rq)
+{
+	struct rcall	*k;
+	double		 timeout;
+
+	if (rq_timeout(rq, &timeout) != HR_DONE ||
+	    bar_begin(rq, timeout, RC_BAR_ARRIVE, &k) != HR_DONE)
+		return (HR_ERROR);
+	/* Its txn puts a leased key: it is sent once there is a lease. */
+	cwait_need_lease(rq->model->cluster, k->cw);
+	return (HR_PENDING);
+}
+
+static enum hret
+cluster_barrier_call(struct request *rq, enum rcall_op op, const char *did)
+{
+	struct rcall	*k;
+
+	if (bar_begin(rq, TIMEOUT_FOREVER, op, &k) != HR_DONE)
+		return (HR_ERROR);
+	if (did != NULL)
+		rcall_who(k, rq->sess, did);
+	rcall_run(k);
+	return (HR_PENDING);
+}
+
+static enum hret
+cluster_barrier_abort(struct request *rq)
+{
+	return (cluster_barrier_call(rq, RC_BAR_BREAK, "aborted it"));
+}
+
+static enum hret
+cluster_barrier_reset(struct request *rq)
+{
+	return (cluster_barrier_call(rq, RC_BAR_RESET, "reset it"));
+}
+
+static enum hret
+cluster_barrier_info(struct request *rq)
+{
+	return (cluster_barrier_call(rq, RC_BAR_INFO, NULL));
+}
+
+/*
+ * A party leaves before its round ended (then: a withdrawal for a
+ * cancel, a break otherwise), did saying how.  An arrival in flight
+ * leaves once it is in.
+ */
+static void
+bar_party_leaves(struct cluster *c, struct cwait *cw, enum rcall_op then,
+    const char *did)
+{
+	struct rcall	*k = cw->rcall;
+	char		 who[48], why[256];
+
+	snprintf(why, sizeof(why), "%s on %.64s %s", session_who(cw->w.sess,
+	    who, sizeof(who)), c->host, did);
+	if (k != NULL && k->party != NULL) {
+		k->after = then;
+		snprintf(k->why, sizeof(k->why), "%s", why);
+		free(cw->key);
+		cw->key = NULL;
+	} else if (k == NULL && cw->key != NULL) {
+		bar_leave(c, object_name(cw->w.obj), then, cw->round, cw->key,
+		    why);
+		cw->key = NULL;
+	}
+	cwait_abandon(c, cw);
+}
+
+/* End the parties whose round the mirror saw end; break for lost ones. */
+static void
+cluster_barrier_pump(struct model *m, struct object *o)
+{
+	struct cluster	*c = m->cluster;
+	struct cname	*n;
+	struct wait	*w, *next;
+	struct cwait	*cw;
+	struct ckey	*k;
+	struct reply	 r;
+	char		 msg[800];
+	json_int_t	 count = 0;
+
+	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, obj_entry);
+		cw = CW(w);
+		if (!cw->resolved)
+			continue;
+		cwait_abandon(c, cw);	/* its key goes: the round is over */
+		if (cw->index >= 0) {
+			wait_reply_init(w, &r);
+			reply_int(&r, "index", cw->index);
+			wait_complete(m, w, &r);
+		} else {
+			snprintf(msg, sizeof(msg), "barrier '%s' is broken: %s",
+			    QUOTED_OBJ(o), cw->why);
+			wait_fail(m, w, PSYNC_ERR_BROKEN, msg);
+		}
+	}
+	n = cname_find(c, object_name(o), o->namelen);
+	if (c->revision == 0 || n == NULL || !n->rec.present ||
+	    n->rec.kind != CK_BAR || n->rec.broken || n->breaking)
+		return;
+	TAILQ_FOREACH(k, &n->keys, entry)
+		if (k->round == n->rec.round)
+			count++;
+	if (count >= n->rec.arrived)
+		return;
+	/* A party counted in the round has no key: its lease is gone. */
+	n->breaking = true;
+	bar_leave(c, n->name, RC_BAR_BREAK, n->rec.round, NULL, "a party's "
+	    "psyncd or host is gone (its etcd lease expired)");
+}
+
+static void
+cluster_barrier_timed_out(struct model *m, struct wait *w)
+{
+	struct cluster	*c = m->cluster;
+	struct cwait	*cw = CW(w);
+	struct cname	*n;
+	char		 msg[300];
+
+	if (cw->resolved) {
+		cluster_barrier_pump(m, w->obj);	/* it ended in time */
+		return;
+	}
+	n = cname_find(c, object_name(w->obj), w->obj->namelen);
+	snprintf(msg, sizeof(msg), "timed out: %lld of %lld parties were "
+	    "waiting; barrier '%s' is now broken", n != NULL ?
+	    (long long)n->rec.arrived : 0LL, n != NULL ?
+	    (long long)n->rec.parties : 0LL, QUOTED_OBJ(w->obj));
+	bar_party_leaves(c, cw, RC_BAR_BREAK, "timed out waiting");
+	wait_fail(m, w, PSYNC_ERR_BROKEN, msg);
+}
+
+/* A party's death breaks the barrier; a cancel only withdraws it. */
+static void
+cluster_barrier_wait_left(struct model *m, struct wait *w, enum wait_end why)
+{
+	struct cwait	*cw = CW(w);
+
+	if (cw->resolved || cw->w.obj == NULL) {
+		cwait_abandon(m->cluster, cw);
+		return;
+	}
+	if (why == WAIT_CANCELLED)
+		bar_party_leaves(m->cluster, cw, RC_BAR_WITHDRAW,
+		    "cancelled its wait");
+	else
+		bar_party_leaves(m->cluster, cw, RC_BAR_BREAK,
+		    "left: its connection closed or its process exited");
+}
+
+const struct objtype cluster_sem_type = {
+	.name = "semaphore",
+	.article = "a",
+	.kind = OBJ_SEM,
+	.size = sizeof(struct object),
+	.verbs = cluster_none,
+	.is_fresh = object_always_fresh,
+	.pump = cluster_sem_pump,
+	.hold_lost = cluster_queue_hold_lost,
+	.wait_left = cluster_sem_wait_left,
+	.timed_out = cluster_sem_timed_out,
+	.describe = cluster_flag_describe,
+	.describe_hold = cluster_sem_describe_hold,
+};
+
+const struct objtype cluster_barrier_type = {
+	.name = "barrier",
+	.article = "a",
+	.kind = OBJ_BARRIER,
+	.size = sizeof(struct object),
+	.verbs = cluster_none,
+	.is_fresh = object_always_fresh,
+	.pump = cluster_barrier_pump,
+	.wait_left = cluster_barrier_wait_left,
+	.timed_out = cluster_barrier_timed_out,
+	.describe = cluster_flag_describe,
+};
 
 /* Routing. */
 
@@ -1885,8 +3334,8 @@ cluster_refuse(struct request *rq)
 {
 	return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "'%s' is a cluster name "
 	    "(under the --cluster-prefix), and %s is not served for cluster "
-	    "objects yet: only lock.*, rlock.*, rwlock.*, event.* and counter.* "
-	    "are", QUOTED_NAME(rq),
+	    "objects yet: only lock.*, rlock.*, rwlock.*, event.*, counter.*, "
+	    "sem.* and barrier.* are", QUOTED_NAME(rq),
 	    psync_op_name(rq->op)));
 }
 
@@ -1927,6 +3376,20 @@ cluster_route(struct cluster *c, const struct request *rq)
 		return (cluster_counter_add);
 	case PSYNC_OP_COUNTER_CAS:
 		return (cluster_counter_cas);
+	case PSYNC_OP_SEM_ACQUIRE:
+		return (cluster_sem_acquire);
+	case PSYNC_OP_SEM_RELEASE:
+		return (cluster_sem_release);
+	case PSYNC_OP_SEM_VALUE:
+		return (cluster_sem_value);
+	case PSYNC_OP_BARRIER_WAIT:
+		return (cluster_barrier_wait);
+	case PSYNC_OP_BARRIER_ABORT:
+		return (cluster_barrier_abort);
+	case PSYNC_OP_BARRIER_RESET:
+		return (cluster_barrier_reset);
+	case PSYNC_OP_BARRIER_INFO:
+		return (cluster_barrier_info);
 	case PSYNC_OP_INFO:
 		return (cluster_info);
 	case PSYNC_OP_LIST:

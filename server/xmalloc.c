@@ -29,6 +29,19 @@ xcalloc(size_t nmemb, size_t size)
 	return (p);
 }
 
+void *
+xreallocarray(void *ptr, size_t nmemb, size_t size)
+{
+	void	*p;
+
+	/* glibc's reallocarray checks nmemb * size for overflow. */
+	if ((p = reallocarray(ptr, nmemb == 0 ? 1 : nmemb, size == 0 ? 1 :
+	    size)) == NULL)
+		fatalx("xreallocarray: out of memory allocating %zu * %zu "
+		    "bytes", nmemb, size);
+	return (p);
+}
+
 char *
 xstrndup(const char *s, size_t len)
 {

@@ -15,6 +15,8 @@
 
 void	*xmalloc(size_t size);
 void	*xcalloc(size_t nmemb, size_t size);
+/* Resize ptr to nmemb * size bytes, checked for overflow. */
+void	*xreallocarray(void *ptr, size_t nmemb, size_t size);
 char	*xstrndup(const char *s, size_t len);
 char	*xstrdup(const char *s);
 

@@ -711,7 +711,7 @@ class TestClusterLock(unittest.TestCase):
 
     def test_ops_not_served_are_refused_clearly(self) -> None:
         a = Client(socks[0])
-        r = a.call({"op": "sem.acquire", "name": "cluster/s", "value": 1})
+        r = a.call({"op": "cond.notify", "name": "cluster/s"})
         self.assertEqual(r["error"], "bad_request")
         self.assertIn("not served for cluster objects", r["message"])
         self.assertEqual(a.call({"op": "stat"})["objects"], 0)
@@ -848,6 +848,299 @@ class TestClusterLock(unittest.TestCase):
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=bound(10)), 0,
                              cluster.log("lonely"))
+
+
+def spawn_holder(path: str, req: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """A process on psyncd path that sends req and prints the reply: its
+    line is read by the caller, which may then kill -9 it."""
+    return subprocess.Popen([sys.executable, "-c", (
+        "import socket,sys,time\n"
+        "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+        "s.sendall(sys.argv[2].encode() + b'\\n')\n"
+        "print(s.recv(4096).decode(), flush=True); time.sleep(60)\n"),
+        path, json.dumps(req)], stdout=subprocess.PIPE)
+
+
+def kill9(child: subprocess.Popen[bytes]) -> None:
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    if child.stdout is not None:
+        child.stdout.close()
+
+
+class TestClusterSemaphore(unittest.TestCase):
+
+    def test_owned_bounded_across_hosts(self) -> None:
+        a, b, c = (Client(s) for s in socks)
+        sem = {"name": "cluster/slots", "value": 2, "bounded": True}
+        r = a.call({"op": "sem.acquire", **sem})
+        self.assertEqual((r["acquired"], r["value"]), (True, 1), r)
+        r = b.call({"op": "sem.acquire", **sem})
+        self.assertEqual((r["acquired"], r["value"]), (True, 0), r)
+        r = c.call({"op": "sem.acquire", **sem, "timeout": 0})
+        self.assertEqual((r["acquired"], r["value"]), (False, 0), r)
+        # Units held count toward the bound: a plain signal is refused.
+        r = c.call({"op": "sem.release", **sem})
+        self.assertEqual(r["error"], "would_exceed", r)
+        c.send({"op": "sem.acquire", **sem, "id": 1})
+        wait_keys("psync/o/cluster/slots/q/", 3, c)
+        self.assertIsNone(c.recv(0.05))
+        t = time.monotonic()
+        self.assertTrue(a.call({"op": "sem.release", **sem})["ok"])
+        r = c.recv(bound(2))
+        assert r is not None
+        self.assertEqual((r["id"], r["acquired"]), (1, True), r)
+        print(f"cluster: a semaphore unit released on one psyncd reached "
+              f"a waiter on another {(time.monotonic() - t) * 1e3:.1f} ms "
+              f"later", file=sys.stderr)
+        # A holder's death gives its unit back (owned).
+        self.assertEqual(a.call({"op": "sem.value",
+                                 "name": "cluster/slots"})["value"], 0)
+        b.close()
+        deadline = time.monotonic() + bound(2)
+        while a.call({"op": "sem.value", "name": "cluster/slots"})["value"] != 1:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.005)  # polling etcd's state, bounded
+        r = a.call({"op": "info", "name": "cluster/slots"})
+        self.assertEqual((r["type"], r["value"], r["initial"], r["bounded"],
+                          r["owned"]), ("semaphore", 1, 2, True, True), r)
+        self.assertEqual([h["session"] for h in r["holders"]],
+                         [c.call({"op": "hello"})["session"]], r)
+        c.call({"op": "sem.release", "name": "cluster/slots"})
+        a.close()
+        c.close()
+
+    def test_unowned_units_are_consumed(self) -> None:
+        """Python's Semaphore: a consumer that took a producer's unit and
+        exits does not give it back."""
+        a, b = Client(socks[0]), Client(socks[1])
+        sem = {"name": "cluster/items", "value": 0, "owned": False}
+        b.send({"op": "sem.acquire", **sem, "id": 1})
+        wait_keys("psync/o/cluster/items/q/", 1, b)
+        self.assertEqual(a.call({"op": "sem.release", **sem})["value"], 1)
+        r = b.recv(bound(2))
+        assert r is not None
+        self.assertEqual((r["acquired"], r["value"]), (True, 0), r)
+        b.close()
+        wait_keys("psync/o/cluster/items/q/", 0)
+        self.assertEqual(a.call({"op": "sem.value", **sem})["value"], 0)
+        self.assertEqual(a.call({"op": "sem.release", **sem,
+                                 "n": 2})["value"], 2)
+        c = Client(socks[2])
+        r = c.call({"op": "sem.acquire", "name": "cluster/items",
+                    "timeout": 0})
+        self.assertEqual((r["acquired"], r["value"]), (True, 1), r)
+        self.assertEqual(a.call({"op": "sem.value", **sem})["value"], 1)
+        # Bounded: never above the initial value.
+        bs = {"name": "cluster/bitems", "value": 1, "owned": False,
+              "bounded": True}
+        r = a.call({"op": "sem.release", **bs})
+        self.assertEqual(r["error"], "would_exceed", r)
+        self.assertEqual(c.call({"op": "sem.acquire", **bs})["value"], 0)
+        self.assertEqual(a.call({"op": "sem.release", **bs})["value"], 1)
+        a.close()
+        c.close()
+
+    def test_parameters_and_types(self) -> None:
+        a, b = Client(socks[0]), Client(socks[1])
+        r = a.call({"op": "sem.value", "name": "cluster/nosem"})
+        self.assertEqual(r["error"], "not_found", r)
+        self.assertTrue(a.call({"op": "sem.value", "name": "cluster/ps",
+                                "value": 3})["ok"])
+        r = b.call({"op": "sem.acquire", "name": "cluster/ps", "value": 4})
+        self.assertEqual(r["error"], "param_mismatch", r)
+        self.assertIn("value 3", r["message"])
+        r = b.call({"op": "lock.acquire", "name": "cluster/ps"})
+        self.assertEqual(r["error"], "type_mismatch", r)
+        r = b.call({"op": "barrier.wait", "name": "cluster/ps",
+                    "parties": 2})
+        self.assertEqual(r["error"], "type_mismatch", r)
+        self.assertEqual(b.call({"op": "sem.value",
+                                 "name": "cluster/ps"})["value"], 3)
+        a.close()
+        b.close()
+
+    def test_history_at_most_n_holders(self) -> None:
+        """2 clients per psyncd on a semaphore of 2, 10 grants each."""
+        spans: list[tuple[float, float]] = []
+        lock = threading.Lock()
+        errors: list[str] = []
+        sem = {"name": "cluster/hs", "value": 2}
+
+        def worker(path: str, seed: int) -> None:
+            k = Client(path)
+            try:
+                for n in range(10):
+                    r = k.call({"op": "sem.acquire", **sem}, timeout=30)
+                    granted = time.monotonic()
+                    if not r.get("acquired"):
+                        errors.append(str(r))
+                        return
+                    time.sleep(((seed * 7 + n) % 4) / 1000)
+                    released = time.monotonic()
+                    r2 = k.call({"op": "sem.release", **sem})
+                    if not r2.get("ok"):
+                        errors.append(str(r2))
+                    with lock:
+                        spans.append((granted, released))
+            finally:
+                k.close()
+
+        threads = [threading.Thread(target=worker, args=(socks[i % 3], i))
+                   for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(spans), 60)
+        # A client saw each hold start after its grant and end before its
+        # release: at no instant may more than 2 of these spans overlap.
+        edges = sorted([(g, 1) for g, _ in spans] +
+                       [(r, -1) for _, r in spans], key=lambda e: (e[0], e[1]))
+        held = most = 0
+        for _, d in edges:
+            held += d
+            most = max(most, held)
+        self.assertLessEqual(most, 2)
+
+
+class TestClusterBarrier(unittest.TestCase):
+
+    def test_parties_on_three_hosts_rounds_distinct_indices(self) -> None:
+        ks = [Client(s) for s in socks]
+        rounds: list[list[int]] = []
+        for rnd in range(4):
+            for i, k in enumerate(ks):
+                k.send({"op": "barrier.wait", "name": "cluster/b3",
+                        "parties": 3, "id": rnd})
+                if i < 2:
+                    # The first two wait until the third comes.
+                    wait_keys("psync/o/cluster/b3/q/", i + 1, k)
+                    self.assertIsNone(k.recv(0))
+            got = []
+            for k in ks:
+                r = k.recv(bound(3))
+                assert r is not None
+                self.assertEqual(r["id"], rnd, r)
+                got.append(r["index"])
+            rounds.append(got)
+            wait_keys("psync/o/cluster/b3/q/", 0)
+        for got in rounds:
+            self.assertEqual(sorted(got), [0, 1, 2], rounds)
+            self.assertEqual(got[2], 2, "the last arrival gets parties-1")
+        r = ks[2].call({"op": "info", "name": "cluster/b3"})
+        self.assertEqual((r["type"], r["parties"], r["waiters"]),
+                         ("barrier", 3, []), r)
+        r = ks[0].call({"op": "barrier.info", "name": "cluster/b3"})
+        self.assertEqual((r["parties"], r["n_waiting"], r["broken"]),
+                         (3, 0, False), r)
+        r = ks[1].call({"op": "barrier.wait", "name": "cluster/b3",
+                        "parties": 4})
+        self.assertEqual(r["error"], "param_mismatch", r)
+        for k in ks:
+            k.close()
+
+    def test_party_killed_on_another_host_breaks_it(self) -> None:
+        a = Client(socks[0])
+        a.send({"op": "barrier.wait", "name": "cluster/bk", "parties": 3,
+                "id": 1})
+        wait_keys("psync/o/cluster/bk/q/", 1, a)
+        child = spawn_holder(socks[1], {"op": "barrier.wait",
+                                        "name": "cluster/bk"})
+        wait_keys("psync/o/cluster/bk/q/", 2, a)
+        t = time.monotonic()
+        kill9(child)
+        r = a.recv(bound(2))
+        took = time.monotonic() - t
+        assert r is not None
+        self.assertEqual((r["id"], r["error"]), (1, "broken"), r)
+        print(f"cluster: a barrier party kill -9'd on another psyncd broke "
+              f"the barrier for a party here {took * 1e3:.1f} ms later",
+              file=sys.stderr)
+        self.assertIn("left", r["message"])
+        # Broken for everyone until a reset, on any host.
+        c = Client(socks[2])
+        r = c.call({"op": "barrier.wait", "name": "cluster/bk"})
+        self.assertEqual(r["error"], "broken", r)
+        self.assertTrue(c.call({"op": "barrier.info",
+                                "name": "cluster/bk"})["broken"])
+        self.assertTrue(a.call({"op": "barrier.reset",
+                                "name": "cluster/bk"})["ok"])
+        self.assertFalse(c.call({"op": "barrier.info",
+                                 "name": "cluster/bk"})["broken"])
+        wait_keys("psync/o/cluster/bk/q/", 0)
+        a.close()
+        c.close()
+
+    def test_killed_daemon_breaks_it_within_ttl(self) -> None:
+        assert cluster is not None
+        sock = cluster.start("d7", "--cluster", cluster.url(2),
+                             "--cluster-ttl", "2")
+        h = Client(sock)
+        h.send({"op": "barrier.wait", "name": "cluster/bd", "parties": 2,
+                "id": 1})
+        w = Client(socks[0])
+        wait_keys("psync/o/cluster/bd/q/", 1, h)
+        self.assertEqual(w.call({"op": "barrier.info", "name": "cluster/bd"}
+                                )["n_waiting"], 1)
+        w.call({"op": "barrier.abort", "name": "cluster/bd"})
+        r = h.recv(bound(2))
+        assert r is not None
+        self.assertEqual(r["error"], "broken", r)
+        self.assertIn("aborted", r["message"])
+        w.call({"op": "barrier.reset", "name": "cluster/bd"})
+        wait_keys("psync/o/cluster/bd/q/", 0)
+        # Now a round of 3: h and w wait, h's psyncd dies.
+        h.send({"op": "barrier.wait", "name": "cluster/bd3", "parties": 3,
+                "id": 2})
+        wait_keys("psync/o/cluster/bd3/q/", 1, h)
+        w.send({"op": "barrier.wait", "name": "cluster/bd3", "id": 3})
+        wait_keys("psync/o/cluster/bd3/q/", 2, w)
+        t = time.monotonic()
+        cluster.kill("d7")
+        r = w.recv(bound(2 + 1 + 2))
+        took = time.monotonic() - t
+        assert r is not None
+        self.assertEqual((r["id"], r["error"]), (3, "broken"), r)
+        print(f"cluster: a SIGKILLed psyncd's barrier party (TTL 2 s) broke "
+              f"the barrier {took:.2f} s later", file=sys.stderr)
+        h.close()
+        w.close()
+
+    def test_timeout_breaks_cancel_withdraws(self) -> None:
+        a, b = Client(socks[0]), Client(socks[1])
+        a.send({"op": "barrier.wait", "name": "cluster/bt", "parties": 3,
+                "id": "w"})
+        wait_keys("psync/o/cluster/bt/q/", 1, a)
+        # A cancelled party only withdraws: the barrier stays whole.
+        a.send({"op": "cancel", "target": "w", "id": "c"})
+        r1, r2 = a.recv(bound(1)), a.recv(bound(1))
+        assert r1 is not None and r2 is not None
+        self.assertEqual((r1["id"], r1["error"]), ("w", "cancelled"), r1)
+        wait_keys("psync/o/cluster/bt/q/", 0)
+        r = b.call({"op": "barrier.info", "name": "cluster/bt"})
+        self.assertEqual((r["n_waiting"], r["broken"]), (0, False), r)
+        # A timeout breaks it, for the party that waited as well.
+        a.send({"op": "barrier.wait", "name": "cluster/bt", "id": 1})
+        wait_keys("psync/o/cluster/bt/q/", 1, a)
+        r = b.call({"op": "barrier.wait", "name": "cluster/bt",
+                    "timeout": 0.2})
+        self.assertEqual(r["error"], "broken", r)
+        self.assertIn("timed out", r["message"])
+        r = a.recv(bound(2))
+        assert r is not None
+        self.assertEqual((r["id"], r["error"]), (1, "broken"), r)
+        # A try that cannot trip it breaks it too.
+        b.call({"op": "barrier.reset", "name": "cluster/bt"})
+        r = b.call({"op": "barrier.wait", "name": "cluster/bt",
+                    "timeout": 0})
+        self.assertEqual(r["error"], "broken", r)
+        self.assertTrue(a.call({"op": "barrier.info",
+                                "name": "cluster/bt"})["broken"])
+        wait_keys("psync/o/cluster/bt/q/", 0)
+        a.close()
+        b.close()
 
 
 if __name__ == "__main__":
