@@ -297,6 +297,10 @@ psync_reconnect(psync_t *h)
 	h->pid = getpid();
 	h->forked = false;
 	h->errmsg[0] = '\0';
+	/* A new session: notices are asked for again, counted afresh. */
+	h->lost_fn = NULL;
+	h->lost_arg = NULL;
+	h->lost = 0;
 	if (handle_connect(h) == -1) {
 		connect_failed(h->errmsg, sizeof(h->errmsg), h->path, errno);
 		return (PSYNC_EIO);
@@ -526,6 +530,31 @@ reply_id(json_t *r)
 	return (json_is_integer(id) ? (uint64_t)json_integer_value(id) : 0);
 }
 
+/*
+ * If r is a notice (no id, an "event"), handle it: a lost hold is
+ * counted and told to the handler.  Returns whether it was one.
+ */
+static bool
+notice(psync_t *h, json_t *r)
+{
+	const char	*ev = json_string_value(json_object_get(r, "event"));
+	const char	*name, *type, *msg;
+
+	if (ev == NULL || reply_id(r) != 0)
+		return (false);
+	if (strcmp(ev, "lost") != 0)
+		return (true);		/* a later protocol's: not ours */
+	h->lost++;
+	name = json_string_value(json_object_get(r, "name"));
+	type = json_string_value(json_object_get(r, "type"));
+	msg = json_string_value(json_object_get(r, "message"));
+	if (h->lost_fn != NULL)
+		h->lost_fn(h, name != NULL ? name : "", type != NULL ? type :
+		    "", (uint64_t)json_integer_value(json_object_get(r,
+		    "token")), msg != NULL ? msg : "", h->lost_arg);
+	return (true);
+}
+
 static int
 stash_line(psync_t *h, uint64_t id, const char *line, size_t len)
 {
@@ -580,6 +609,11 @@ await_reply(psync_t *h, uint64_t id, json_t **reply)
 			drop(h);
 			return (psync__fail(h, PSYNC_EPROTO, "unparsable reply: %s",
 			    jerr.text));
+		}
+		if (notice(h, r)) {
+			json_decref(r);
+			drop(h);
+			continue;
 		}
 		if (reply_id(r) == id) {
 			drop(h);
@@ -786,6 +820,8 @@ psync_recv(psync_t *h, double timeout, char **reply, uint64_t *id)
 	struct stash	*s;
 	const char	*line;
 	size_t		 len;
+	uint64_t	 rid;
+	json_t		*r;
 	int		 rc;
 
 	if (h == NULL || reply == NULL)
@@ -815,10 +851,42 @@ psync_recv(psync_t *h, double timeout, char **reply, uint64_t *id)
 		return (psync__fail(h, PSYNC_ENOMEM, "out of memory"));
 	memcpy(*reply, line, len);
 	(*reply)[len] = '\0';
+	if ((rid = line_id(line, len)) == 0 &&
+	    (r = json_loadb(line, len, 0, NULL)) != NULL) {
+		(void)notice(h, r);	/* handled, and returned too */
+		json_decref(r);
+	}
 	if (id != NULL)
-		*id = line_id(line, len);
+		*id = rid;
 	drop(h);
 	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT int
+psync_poll_notices(psync_t *h, uint64_t *lost)
+{
+	const char	*line;
+	size_t		 len;
+	json_t		*r;
+	int		 rc;
+
+	if (h == NULL)
+		return (PSYNC_EINVAL);
+	if ((rc = check_handle(h)) != PSYNC_OK)
+		return (rc);
+	while ((rc = read_line(h, 0, false, &line, &len)) == PSYNC_OK) {
+		r = json_loadb(line, len, 0, NULL);
+		if (r == NULL || !notice(h, r))
+			rc = stash_line(h, r != NULL ? reply_id(r) : 0, line,
+			    len);
+		json_decref(r);
+		drop(h);
+		if (rc != PSYNC_OK)
+			return (rc);
+	}
+	if (lost != NULL)
+		*lost = h->lost;
+	return (rc == PSYNC_EAGAIN ? PSYNC_OK : rc);
 }
 
 PSYNC_EXPORT int

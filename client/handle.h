@@ -39,6 +39,9 @@ struct psync {
 	uint64_t	 next_id;
 	struct stash	*stash, **stash_tail;
 	int		 req_rc;	/* why building a request failed */
+	psync_lost_fn	 lost_fn;	/* told of a lost cluster hold */
+	void		*lost_arg;
+	uint64_t	 lost;		/* holds it was told it lost */
 	char		 errmsg[320];
 };
 

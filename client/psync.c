@@ -164,6 +164,21 @@ psync_hello(psync_t *h, const char *client, uint64_t *session)
 }
 
 PSYNC_EXPORT int
+psync_set_lost_handler(psync_t *h, psync_lost_fn fn, void *arg)
+{
+	int	rc;
+
+	if (h == NULL)
+		return (PSYNC_EINVAL);
+	if ((rc = psync__call(h, json_pack("{s:s,s:b}", "op", "hello",
+	    "notices", 1), NULL)) != PSYNC_OK)
+		return (rc);
+	h->lost_fn = fn;
+	h->lost_arg = arg;
+	return (PSYNC_OK);
+}
+
+PSYNC_EXPORT int
 psync_stat(psync_t *h, char **json)
 {
 	return (call_json(h, json_pack("{s:s}", "op", "stat"), json));

@@ -298,6 +298,42 @@ int		 psync_counter_add(psync_t *h, const char *name, int64_t delta,
 int		 psync_counter_cas(psync_t *h, const char *name, int64_t expect,
 		    int64_t value, bool *swapped, int64_t *current);
 
+/* ---- cluster notices ---- */
+
+/*
+ * Told that a cluster hold of h's is lost: psyncd could not keep its
+ * etcd lease, so another host may hold name now (fence what you write
+ * with the token).  name, type ("lock", "rlock", "rwlock", "semaphore"),
+ * the grant's token and psyncd's message are valid during the call only.
+ * The handler must not call into h.
+ */
+typedef void	(*psync_lost_fn)(psync_t *h, const char *name,
+		    const char *type, uint64_t token, const char *message,
+		    void *arg);
+
+/*
+ * Ask psyncd to tell h at once when one of its cluster holds is lost
+ * (hello with "notices"), and have fn (NULL: none; the count is kept
+ * either way) called with arg for each such notice, by whichever call
+ * on h reads it: any blocking call, psync_recv (which also returns the
+ * notice, with id 0) or psync_poll_notices.  A new connection
+ * (psync_reconnect) is a new session: ask again.  Returns PSYNC_OK, or
+ * the hello's error.
+ */
+int		 psync_set_lost_handler(psync_t *h, psync_lost_fn fn,
+		    void *arg);
+
+/*
+ * Read what has arrived on h without blocking and handle its notices
+ * (replies to psync_send requests are kept for psync_recv).  *lost (may
+ * be NULL): how many holds h has been told it lost since it connected.
+ * For a program that works while it holds a cluster lock: call it
+ * after each call on h (that call may have read notices that came with
+ * its reply), then whenever psync_fd polls POLLIN.  PSYNC_OK, or
+ * PSYNC_EIO if the connection is gone.
+ */
+int		 psync_poll_notices(psync_t *h, uint64_t *lost);
+
 /* ---- asynchronous use, for event loops ---- */
 
 /*

@@ -23,6 +23,7 @@ enum cli_exit {
 	CLI_REFUSED = 65,	/* EX_DATAERR: the daemon refused the request */
 	CLI_UNAVAILABLE = 69,	/* EX_UNAVAILABLE: no daemon there */
 	CLI_SOFTWARE = 70,	/* EX_SOFTWARE: a reply that made no sense */
+	CLI_LOST = 75,		/* EX_TEMPFAIL: the hold was lost under CMD */
 	CLI_CANNOT_EXEC = 126,	/* CMD found but not runnable, as in sh */
 	CLI_NOT_FOUND = 127	/* CMD not found, as in sh */
 };

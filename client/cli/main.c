@@ -50,6 +50,7 @@ static const char exit_help[] =
 "  65   the daemon refused the request (a bad name, a type mismatch...)\n"
 "  69   no psyncd on the socket\n"
 "  70   a reply that made no sense\n"
+"  75   the hold was lost while CMD ran (a cluster lease, or psyncd gone)\n"
 "  126  CMD cannot be run; 127  CMD not found\n"
 "  128+N  CMD was killed by signal N\n";
 

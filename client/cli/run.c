@@ -10,11 +10,13 @@
  * psync still waits for it.  While waiting for the primitive they cancel
  * the wait and psync exits 128 + the signal.
  */
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +99,9 @@ static const char lock_help[] =
 "(128 + N if a signal N killed it).  The fencing token of the hold is in\n"
 "$PSYNC_TOKEN (--token-env changes the name).  If psync is killed the\n"
 "daemon releases the lock at once; SIGTERM, SIGINT or SIGHUP to psync\n"
-"are passed on to CMD as SIGTERM.\n"
+"are passed on to CMD as SIGTERM.  If psyncd says a cluster lock is no\n"
+"longer held (its etcd lease could not be kept), or psyncd goes away,\n"
+"CMD gets SIGTERM and psync exits 75.\n"
 "\n"
 "  -w, --timeout S   give up after S seconds (fractions allowed) and exit 1;\n"
 "                    0 tries once.  Default: wait forever.\n"
@@ -207,14 +211,78 @@ parse_under(int argc, char **argv, bool is_sem, bool is_lock,
 	return (CLI_OK);
 }
 
+/* A cluster hold was lost: say so; run_cmd stops CMD. */
+static void
+on_lost(psync_t *h, const char *name, const char *type, uint64_t token,
+    const char *message, void *arg)
+{
+	(void)h;
+	(void)arg;
+	fprintf(stderr, "psync: %s '%s' (token %" PRIu64 ") is no longer "
+	    "held: %s; stopping the command\n", type, name, token, message);
+}
+
+/*
+ * Wait for CMD (pid) while watching h: if psyncd says a cluster hold is
+ * lost, or the connection goes (and the hold with it), CMD is sent
+ * SIGTERM and *lost set.  With no pidfd (kernels before 5.3), a plain
+ * waitpid: then nothing is watched.
+ */
+static int
+wait_cmd(psync_t *h, pid_t pid, int *status, bool *lost)
+{
+	struct pollfd	 pfd[2];
+	uint64_t	 n = 0;
+	pid_t		 r;
+	int		 pidfd;
+
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pfd[0].fd = pidfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = psync_fd(h);
+	pfd[1].events = POLLIN;
+	if (pidfd != -1 && psync_poll_notices(h, &n) == PSYNC_OK && n > 0)
+		pfd[1].fd = -1;		/* lost with the acquire's reply */
+	for (;;) {
+		if (n > 0 && !*lost) {
+			*lost = true;
+			kill(pid, SIGTERM);
+		}
+		if ((r = waitpid(pid, status, pidfd == -1 ? 0 : WNOHANG)) ==
+		    pid)
+			break;
+		if (r == -1 && errno != EINTR) {
+			fprintf(stderr, "psync: waitpid: %s\n", strerror(errno));
+			if (pidfd != -1)
+				close(pidfd);
+			return (-1);
+		}
+		if (r != 0 || poll(pfd, 2, -1) <= 0 ||
+		    (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+			continue;
+		if (psync_poll_notices(h, &n) != PSYNC_OK) {
+			fprintf(stderr, "psync: the connection to psyncd is "
+			    "gone, and what it held with it; stopping the "
+			    "command\n");
+			n = 1;
+		}
+		if (n > 0)
+			pfd[1].fd = -1;
+	}
+	if (pidfd != -1)
+		close(pidfd);
+	return (0);
+}
+
 /* Run CMD to its end; its status as a shell reports it. */
 static int
-run_cmd(struct under *u, bool has_token, uint64_t token)
+run_cmd(psync_t *h, struct under *u, bool has_token, uint64_t token)
 {
 	sigset_t stop, old;
 	char	 tok[24];
-	pid_t	 pid, r;
+	pid_t	 pid;
 	int	 status;
+	bool	 lost = false;
 
 	if ((pid = fork()) == -1) {
 		fprintf(stderr, "psync: fork: %s\n", strerror(errno));
@@ -243,15 +311,11 @@ run_cmd(struct under *u, bool has_token, uint64_t token)
 		kill(pid, SIGTERM);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	for (;;) {
-		if ((r = waitpid(pid, &status, 0)) == pid)
-			break;
-		if (r == -1 && errno != EINTR) {
-			fprintf(stderr, "psync: waitpid: %s\n", strerror(errno));
-			return (CLI_SOFTWARE);
-		}
-	}
+	if (wait_cmd(h, pid, &status, &lost) == -1)
+		return (CLI_SOFTWARE);
 	cmd_pid = 0;
+	if (lost)
+		return (CLI_LOST);
 	if (WIFSIGNALED(status))
 		return (128 + WTERMSIG(status));
 	return (WEXITSTATUS(status));
@@ -280,6 +344,8 @@ run_under(struct cli *c, struct under *u, bool is_sem)
 	int		 rc, status;
 
 	hello(h, u);
+	/* Told at once if a cluster hold is lost (local ones never are). */
+	(void)psync_set_lost_handler(h, on_lost, NULL);
 	catch_stop_signals();
 	psync_set_interruptible(h, true);
 	if (is_sem) {
@@ -299,7 +365,7 @@ run_under(struct cli *c, struct under *u, bool is_sem)
 		return (128 + stop_signal);	/* closing releases it */
 	if (rc != PSYNC_OK)
 		return (cli_fail(c, rc));
-	status = run_cmd(u, !is_sem, token);
+	status = run_cmd(h, u, !is_sem, token);
 	/* Release explicitly; closing the connection would do it too. */
 	psync_set_interruptible(h, false);
 	if (is_sem)

@@ -3,7 +3,9 @@
  * and the results it can return, timeouts, daemon restarts, fork, signals,
  * threads, and the asynchronous interface.
  */
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -719,6 +721,135 @@ START_TEST(test_forbidden)
 }
 END_TEST
 
+/* A fake psyncd for the notice tests: answers a script on one connection. */
+static void
+notice_peer(int lfd)
+{
+	const char	*lost = "{\"ok\":true,\"event\":\"lost\",\"name\":"
+			    "\"cluster/x\",\"type\":\"lock\",\"token\":41,"
+			    "\"message\":\"the session's etcd lease went "
+			    "unrenewed\"}\n";
+	char		 buf[4096], out[256];
+	ssize_t		 n;
+	size_t		 len = 0;
+	json_t		*r;
+	int		 fd, step = 0;
+	char		*nl;
+
+	if ((fd = accept(lfd, NULL, NULL)) == -1)
+		_exit(1);
+	for (;;) {
+		while ((nl = memchr(buf, '\n', len)) == NULL) {
+			if ((n = read(fd, buf + len, sizeof(buf) - len)) <= 0)
+				_exit(0);
+			len += (size_t)n;
+		}
+		r = json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+		memmove(buf, nl + 1, len - (size_t)(nl + 1 - buf));
+		len -= (size_t)(nl + 1 - buf);
+		snprintf(out, sizeof(out), "{\"id\":%lld,\"ok\":true}\n",
+		    (long long)json_integer_value(json_object_get(r, "id")));
+		json_decref(r);
+		/*
+		 * 0: hello; 1: a notice, the reply, two unasked; 2: a
+		 * notice, then the reply.
+		 */
+		if (step >= 1 && write(fd, lost, strlen(lost)) == -1)
+			_exit(1);
+		if (write(fd, out, strlen(out)) == -1)
+			_exit(1);
+		if (step == 1 && (write(fd, lost, strlen(lost)) == -1 ||
+		    write(fd, lost, strlen(lost)) == -1))
+			_exit(1);
+		step++;
+	}
+}
+
+struct lost_seen {
+	int		 calls;
+	uint64_t	 token;
+	char		 name[64], type[16], message[128];
+};
+
+static void
+on_lost(psync_t *h, const char *name, const char *type, uint64_t token,
+    const char *message, void *arg)
+{
+	struct lost_seen	*seen = arg;
+
+	(void)h;
+	seen->calls++;
+	seen->token = token;
+	snprintf(seen->name, sizeof(seen->name), "%s", name);
+	snprintf(seen->type, sizeof(seen->type), "%s", type);
+	snprintf(seen->message, sizeof(seen->message), "%s", message);
+}
+
+START_TEST(test_lost_notices)
+{
+	struct sockaddr_un	 sun;
+	struct lost_seen	 seen = { 0 };
+	struct pollfd		 pfd;
+	psync_t			*h;
+	uint64_t		 lost = 0, sent, id;
+	char			 path[108], *reply;
+	pid_t			 pid;
+	int			 lfd, status;
+
+	snprintf(path, sizeof(path), "/tmp/psync-notice.%ld.sock",
+	    (long)getpid());
+	(void)unlink(path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ne(lfd, -1);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	if ((pid = fork()) == 0)
+		notice_peer(lfd);
+	ck_assert_int_ne(pid, -1);
+	close(lfd);
+	h = psync_connect(path);
+	ck_assert_ptr_nonnull(h);
+	CK_RC(psync_set_lost_handler(h, on_lost, &seen), PSYNC_OK);
+	/* A notice read while waiting for a reply: handled, then the reply. */
+	CK_RC(psync_ping(h), PSYNC_OK);
+	ck_assert_int_eq(seen.calls, 1);
+	ck_assert_str_eq(seen.name, "cluster/x");
+	ck_assert_str_eq(seen.type, "lock");
+	ck_assert_uint_eq(seen.token, 41);
+	ck_assert_ptr_nonnull(strstr(seen.message, "unrenewed"));
+	/*
+	 * Unasked: the ones the ping's read took in already, then what
+	 * polling the descriptor finds.
+	 */
+	CK_RC(psync_poll_notices(h, &lost), PSYNC_OK);
+	pfd.fd = psync_fd(h);
+	pfd.events = POLLIN;
+	while (lost < 3) {
+		ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+		CK_RC(psync_poll_notices(h, &lost), PSYNC_OK);
+	}
+	ck_assert_uint_eq(lost, 3);
+	ck_assert_int_eq(seen.calls, 3);
+	/* psync_recv hands a notice back too (id 0), handled as well. */
+	CK_RC(psync_send(h, "{\"op\":\"ping\"}", &sent), PSYNC_OK);
+	CK_RC(psync_recv(h, 10, &reply, &id), PSYNC_OK);
+	ck_assert_uint_eq(id, 0);
+	ck_assert_ptr_nonnull(strstr(reply, "\"lost\""));
+	free(reply);
+	ck_assert_int_eq(seen.calls, 4);
+	CK_RC(psync_recv(h, 10, &reply, &id), PSYNC_OK);
+	ck_assert_uint_eq(id, sent);
+	free(reply);
+	psync_close(h);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	(void)unlink(path);
+}
+END_TEST
+
 Suite *
 client_suite(void)
 {
@@ -738,5 +869,6 @@ client_suite(void)
 	ADD_TEST(s, test_forbidden, 20);
 	ADD_TEST(s, test_timeouts_nan_and_negative, 20);
 	ADD_TEST(s, test_bad_names_in_the_library, 20);
+	ADD_TEST(s, test_lost_notices, 20);
 	return (s);
 }

@@ -481,6 +481,45 @@ class TestClusterLock(unittest.TestCase):
         h.close()
         w.close()
 
+    def test_cli_stops_its_command_when_the_hold_is_lost(self) -> None:
+        """psync lock under a psyncd that is SIGSTOPped past its TTL:
+        once it runs again and counts its lease out, psync says so,
+        stops the command and exits 75."""
+        assert cluster is not None
+        sock = cluster.start("d6", "--cluster", cluster.url(1),
+                             "--cluster-ttl", "2")
+        cli = os.path.join(os.path.dirname(PSYNCD), "psync")
+        p = subprocess.Popen([cli, "--socket", sock, "lock", "cluster/cli",
+                              "--", "sleep", "60"],
+                             stderr=subprocess.PIPE)
+        try:
+            w = Client(socks[0])
+            wait_keys("psync/o/cluster/cli/", 1)
+            w.send({"op": "lock.acquire", "name": "cluster/cli"})
+            wait_keys("psync/o/cluster/cli/", 2, w)
+            d6 = cluster.psyncd["d6"]
+            t = time.monotonic()
+            d6.send_signal(signal.SIGSTOP)
+            try:
+                self.granted_within(w, t, 2 + 1 + 2)
+            finally:
+                d6.send_signal(signal.SIGCONT)
+            rc = p.wait(timeout=bound(10))
+            assert p.stderr is not None
+            err = p.stderr.read().decode()
+            self.assertEqual(rc, 75, err)
+            self.assertIn("no longer held", err)
+            self.assertIn("stopping the command", err)
+            w.call({"op": "lock.release", "name": "cluster/cli"})
+            w.close()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            if p.stderr is not None:
+                p.stderr.close()
+            cluster.kill("d6")
+
     def test_timeout_and_cancel_leave_nothing_in_etcd(self) -> None:
         a, b = Client(socks[0]), Client(socks[1])
         self.assertTrue(a.call({"op": "lock.acquire",
