@@ -2552,6 +2552,9 @@ sem_step(struct rcall *k)
 		if ((k->rec.bounded &&
 		    k->rec.units + k->units > k->rec.initial) ||
 		    k->rec.units + k->units > SEM_VALUE_MAX) {
+			/* Refused only on etcd's word: the mirror may trail. */
+			if (!k->fresh)
+				return (RS_READ);
 			rcall_fail(k, PSYNC_ERR_WOULD_EXCEED, "releasing %lld "
 			    "unit%s of %ssemaphore '%s' would exceed %s (value "
 			    "%lld, %lld held)", (long long)k->units,
@@ -2698,6 +2701,8 @@ bar_step(struct rcall *k)
 	case RC_BAR_WITHDRAW:
 		/* Only the round it was about, and only once. */
 		if (w->broken || (k->round != 0 && w->round != k->round)) {
+			if (!k->fresh)
+				return (RS_READ);	/* the mirror may trail */
 			if (k->party != NULL) {
 				cluster_delete(k->c, k->party);
 				k->party = NULL;

@@ -520,6 +520,64 @@ class TestClusterLock(unittest.TestCase):
                 p.stderr.close()
             cluster.kill("d6")
 
+    def test_python_lost_error_and_handler(self) -> None:
+        """The Python package under a psyncd SIGSTOPped past its TTL: the
+        handler is called, and the next call raises LostError."""
+        assert cluster is not None
+        sock = cluster.start("d5", "--cluster", cluster.url(2),
+                             "--cluster-ttl", "2")
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "..", "..", "client", "python", "src")
+        p = subprocess.Popen([sys.executable, "-c", (
+            "import time, psync\n"
+            "seen = []\n"
+            "psync.set_lost_handler(lambda *a: seen.append(a))\n"
+            "lock = psync.Lock('cluster/py')\n"
+            "lock.acquire()\n"
+            "print('held', lock.token, flush=True)\n"
+            "deadline = time.monotonic() + 30\n"
+            "while not seen and time.monotonic() < deadline:\n"
+            "    psync.ls('nothing/')  # reads the notice once it is sent\n"
+            "    time.sleep(0.01)\n"
+            "try:\n"
+            "    psync.Counter('cluster/pyc').get()\n"
+            "    print('no error')\n"
+            "except psync.LostError as e:\n"
+            "    print('lost', e.name, e.type, e.token == lock.token,\n"
+            "          len(seen), flush=True)\n"
+            "try:\n"
+            "    lock.release()\n"
+            "except ValueError as e:\n"
+            "    print('release', e, flush=True)\n")],
+            stdout=subprocess.PIPE,
+            env=dict(os.environ, PYTHONPATH=src, PSYNC_SOCKET=sock))
+        assert p.stdout is not None
+        try:
+            self.assertTrue(p.stdout.readline().startswith(b"held"))
+            w = Client(socks[0])
+            w.send({"op": "lock.acquire", "name": "cluster/py"})
+            wait_keys("psync/o/cluster/py/", 2, w)
+            d5 = cluster.psyncd["d5"]
+            t = time.monotonic()
+            d5.send_signal(signal.SIGSTOP)
+            try:
+                self.granted_within(w, t, 2 + 1 + 2)
+            finally:
+                d5.send_signal(signal.SIGCONT)
+            out = p.stdout.read().decode()
+            self.assertEqual(p.wait(timeout=bound(10)), 0, out)
+            self.assertIn("lost cluster/py lock True", out)
+            self.assertIn("release semaphore or lock released too many "
+                          "times", out)
+            w.call({"op": "lock.release", "name": "cluster/py"})
+            w.close()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            cluster.kill("d5")
+
     def test_timeout_and_cancel_leave_nothing_in_etcd(self) -> None:
         a, b = Client(socks[0]), Client(socks[1])
         self.assertTrue(a.call({"op": "lock.acquire",

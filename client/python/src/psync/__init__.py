@@ -26,7 +26,8 @@ from typing import Any, Callable, Dict, List, Optional, TypeVar
 __all__ = [
     "Lock", "RLock", "Event", "Condition", "Semaphore", "BoundedSemaphore",
     "Barrier", "Counter", "BrokenBarrierError", "PsyncError",
-    "DeadlockError", "locked", "connect", "info", "ls",
+    "DeadlockError", "LostError", "locked", "connect", "info", "ls",
+    "set_lost_handler",
 ]
 __version__ = "1.0.0"
 
@@ -46,6 +47,38 @@ class DeadlockError(PsyncError, RuntimeError):
     """A blocking acquire that would never return (psyncd's would_deadlock):
     the lock is held by this thread already, or waiting would close a
     cycle.  The message names the cycle."""
+
+
+class LostError(PsyncError):
+    """psyncd could not keep the etcd lease of a cluster hold of this
+    connection (psyncd stalled or cut off from etcd past its TTL), so
+    another host may hold it now.  Raised by the next call made on that
+    connection; .name, .type and .token say which hold (.notices has every
+    one, if more were lost at once).  Fence what you write with tokens."""
+
+    def __init__(self, notices: List[Dict[str, Any]]) -> None:
+        first = notices[0]
+        super().__init__("lost", "%s '%s' (token %s) is no longer held: %s"
+                         % (first.get("type"), first.get("name"),
+                            first.get("token"), first.get("message")))
+        self.notices = notices
+        self.name: str = first.get("name", "")
+        self.type: str = first.get("type", "")
+        self.token: Optional[int] = first.get("token")
+
+
+_lost_handler: Optional[Callable[[str, str, int, str], Any]] = None
+
+
+def set_lost_handler(fn: Optional[Callable[[str, str, int, str], Any]]
+                     ) -> None:
+    """Have fn(name, type, token, message) called for each lost cluster
+    hold as soon as this process reads psyncd's notice: from inside
+    whichever call on that connection reads it, so fn must not call psync
+    itself.  The next call on the connection raises LostError either way.
+    None: no handler."""
+    global _lost_handler
+    _lost_handler = fn
 
 
 # ---- the socket -------------------------------------------------------
@@ -99,7 +132,16 @@ class _Client:
         self.replies: Dict[int, Optional[Dict[str, Any]]] = {}
         self.reading = False
         self.dead: Optional[str] = None
+        self.lost: List[Dict[str, Any]] = []
         self.ids = itertools.count(1)
+        # Asked to be told of lost cluster holds; its reply, with no id,
+        # is not waited for (a notice is only ever sent to holders).
+        try:
+            self.sock.sendall(b'{"op":"hello","notices":true}\n')
+        except OSError as e:
+            self.sock.close()
+            raise ConnectionError("cannot talk to psyncd at %s: %s"
+                                  % (path, e.strerror)) from None
         _clients.add(self)
 
     def call(self, req: Dict[str, Any]) -> Dict[str, Any]:
@@ -120,6 +162,9 @@ class _Client:
         with self.cond:
             if self.dead is not None:
                 raise ConnectionError(self.dead)
+            if self.lost:
+                lost, self.lost = self.lost, []
+                raise LostError(lost)
             self.replies[rid] = None
         try:
             with self.send_lock:
@@ -202,6 +247,12 @@ class _Client:
             return r
         if isinstance(rid, int) and rid in self.replies:
             self.replies[rid] = r
+        elif rid is None and r.get("event") == "lost":
+            self.lost.append(r)
+            fn = _lost_handler
+            if fn is not None:
+                fn(r.get("name", ""), r.get("type", ""), r.get("token", 0),
+                   r.get("message", ""))
         elif not r.get("ok"):
             # Unasked: the daemon's last word (forbidden, limit, too_large).
             self.dead = "%s: %s" % (r.get("error"), r.get("message"))
