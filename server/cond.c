@@ -67,7 +67,7 @@ static const struct regrant cond_regrant = {
 static bool
 is_lock(const struct object *o)
 {
-	/* A cluster lock has the kind but not the type: not served yet. */
+	/* A cluster lock has the kind but not the type: see cluster.c. */
 	return (o->type == &lock_type || o->type == &rlock_type);
 }
 
@@ -89,8 +89,9 @@ cond_wait(struct request *rq)
 	if (lo != NULL && !is_lock(lo) && (lo->type->kind == OBJ_LOCK ||
 	    lo->type->kind == OBJ_RLOCK))
 		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is a cluster "
-		    "%s; cond.wait over cluster objects is not served yet",
-		    QUOTED(lname, llen), lo->type->name));
+		    "%s: a cond.wait over it must be on a cluster condition "
+		    "(a name under the --cluster-prefix)", QUOTED(lname, llen),
+		    lo->type->name));
 	if (lo != NULL && !is_lock(lo))
 		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is %s %s; "
 		    "cond.wait needs a lock or an rlock",

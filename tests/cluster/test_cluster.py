@@ -730,10 +730,93 @@ class TestClusterLock(unittest.TestCase):
         r = a.call({"op": "cond.wait", "name": "c", "lock": "cluster/cl"})
         self.assertEqual(r["error"], "type_mismatch")
         self.assertIn("cluster", r["message"])
-        # Still held: the refusal changed nothing.
+        self.assertTrue(a.call({"op": "lock.acquire",
+                                "name": "plainlock"})["acquired"])
+        r = a.call({"op": "cond.wait", "name": "cluster/cv0",
+                    "lock": "plainlock"})
+        self.assertEqual(r["error"], "type_mismatch")
+        self.assertIn("cluster lock", r["message"])
+        r = a.call({"op": "cond.wait", "name": "cluster/cv0",
+                    "lock": "cluster/notheld"})
+        self.assertEqual(r["error"], "not_owner", r)
+        # Still held: the refusals changed nothing.
         self.assertEqual(a.call({"op": "lock.release",
                                  "name": "cluster/cl"}), {"ok": True})
+        self.assertEqual(a.call({"op": "lock.release",
+                                 "name": "plainlock"}), {"ok": True})
         a.close()
+
+    def test_condition_across_hosts(self) -> None:
+        a, b = Client(socks[0]), Client(socks[1])
+        lk = {"name": "cluster/cvl"}
+        self.assertTrue(a.call({"op": "lock.acquire", **lk})["acquired"])
+        a.send({"op": "cond.wait", "name": "cluster/cv", "lock": "cluster/cvl",
+                "id": "w"})
+        # The wait released the lock: another host takes it.
+        r = b.call({"op": "lock.acquire", **lk, "timeout": 5})
+        self.assertTrue(r["acquired"], r)
+        t_b = r["token"]
+        wait_keys("psync/o/cluster/cv/q/", 1, a)
+        self.assertEqual(b.call({"op": "cond.notify",
+                                 "name": "cluster/cv"})["woken"], 1)
+        # Notified, it waits for the lock the notifier holds.
+        self.assertIsNone(a.recv(0.1))
+        b.call({"op": "lock.release", **lk})
+        r = a.recv(bound(2))
+        assert r is not None
+        self.assertEqual((r["id"], r["notified"]), ("w", True), r)
+        self.assertGreater(r["token"], t_b)
+        self.assertEqual(b.call({"op": "cond.notify",
+                                 "name": "cluster/cv"})["woken"], 0)
+        # A timeout takes the lock back, not notified.
+        r = a.call({"op": "cond.wait", "name": "cluster/cv",
+                    "lock": "cluster/cvl", "timeout": 0.2})
+        self.assertEqual(r["notified"], False, r)
+        self.assertTrue(a.call({"op": "lock.release", **lk})["ok"])
+        wait_keys("psync/o/cluster/cv/", 0)
+        wait_keys("psync/o/cluster/cvl/", 0)
+        a.close()
+        b.close()
+
+    def test_condition_notify_all_rlock_depth(self) -> None:
+        ks = [Client(s) for s in socks]
+        lk = {"name": "cluster/cvr"}
+        for i, k in enumerate(ks):
+            self.assertTrue(k.call({"op": "rlock.acquire", **lk})["acquired"])
+            self.assertEqual(k.call({"op": "rlock.acquire", **lk})["count"],
+                             2)
+            k.send({"op": "cond.wait", "name": "cluster/cvr.c",
+                    "lock": "cluster/cvr", "id": i})
+            wait_keys("psync/o/cluster/cvr.c/q/", i + 1, k)
+        n = Client(socks[0])
+        self.assertEqual(n.call({"op": "cond.notify_all",
+                                 "name": "cluster/cvr.c"})["woken"], 3)
+        # One at a time, each with its depth back.
+        got = set()
+        for _ in range(3):
+            ready = None
+            deadline = time.monotonic() + bound(5)
+            while ready is None:
+                for i, k in enumerate(ks):
+                    if i not in got:
+                        r = k.recv(0.01)
+                        if r is not None:
+                            ready = (i, k, r)
+                            break
+                self.assertLess(time.monotonic(), deadline)
+            i, k, r = ready
+            self.assertEqual((r["id"], r["notified"]), (i, True), r)
+            got.add(i)
+            for others in ks:
+                if others is not k:
+                    self.assertIsNone(others.recv(0))
+            self.assertEqual(k.call({"op": "rlock.release", **lk})["count"],
+                             1)
+            self.assertEqual(k.call({"op": "rlock.release", **lk})["count"],
+                             0)
+        self.assertEqual(got, {0, 1, 2})
+        for k in ks + [n]:
+            k.close()
 
     def test_event_across_hosts(self) -> None:
         w, x, y = (Client(s) for s in socks)
@@ -808,7 +891,7 @@ class TestClusterLock(unittest.TestCase):
 
     def test_ops_not_served_are_refused_clearly(self) -> None:
         a = Client(socks[0])
-        r = a.call({"op": "cond.notify", "name": "cluster/s"})
+        r = a.call({"op": "delete", "name": "cluster/s"})
         self.assertEqual(r["error"], "bad_request")
         self.assertIn("not served for cluster objects", r["message"])
         self.assertEqual(a.call({"op": "stat"})["objects"], 0)
