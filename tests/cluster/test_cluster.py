@@ -385,6 +385,51 @@ class TestClusterLock(unittest.TestCase):
             self.assertGreater(g2, r1, "two holders overlap")
             self.assertLess(t1, t2, "tokens out of grant order")
 
+    def test_history_rwlock_writers_alone(self) -> None:
+        """2 clients per psyncd, readers and writers, 10 holds each: a
+        writer's hold overlaps no other hold, readers' may overlap."""
+        spans: list[tuple[float, float, str, int]] = []
+        lock = threading.Lock()
+        errors: list[str] = []
+
+        def worker(path: str, seed: int) -> None:
+            k = Client(path)
+            try:
+                for n in range(10):
+                    mode = "write" if (seed + n) % 3 == 0 else "read"
+                    r = k.call({"op": "rwlock.acquire", "name": "cluster/hrw",
+                                "mode": mode}, timeout=30)
+                    granted = time.monotonic()
+                    if not r.get("acquired"):
+                        errors.append(str(r))
+                        return
+                    time.sleep(((seed * 5 + n) % 3) / 1000)
+                    released = time.monotonic()
+                    r2 = k.call({"op": "rwlock.release",
+                                 "name": "cluster/hrw"})
+                    if not r2.get("ok"):
+                        errors.append(str(r2))
+                    with lock:
+                        spans.append((granted, released, mode, r["token"]))
+            finally:
+                k.close()
+
+        threads = [threading.Thread(target=worker, args=(socks[i % 3], i))
+                   for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(spans), 60)
+        writes = [sp for sp in spans if sp[2] == "write"]
+        self.assertGreater(len(writes), 0)
+        for g, r, _, tok in writes:
+            for g2, r2, mode2, tok2 in spans:
+                if tok2 != tok:
+                    self.assertTrue(r2 < g or g2 > r, "a writer overlapped "
+                                    f"a {mode2} hold")
+
     def test_kill9_client_released_at_once(self) -> None:
         child = subprocess.Popen([sys.executable, "-c", (
             "import json,socket,sys,time\n"
@@ -404,7 +449,8 @@ class TestClusterLock(unittest.TestCase):
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stdout.close()
-        took = self.granted_within(w, t, 0.2)
+        # The issue's bound: 50 ms (scaled for load and sanitizers).
+        took = self.granted_within(w, t, 0.05)
         print(f"cluster: a kill -9'd holder's lock reached a waiter on "
               f"another psyncd {took * 1e3:.1f} ms later", file=sys.stderr)
         w.call({"op": "lock.release", "name": "cluster/k"})
@@ -441,7 +487,7 @@ class TestClusterLock(unittest.TestCase):
         h, w = self.held_on_a_short_lease("d9", "cluster/dead", socks[2])
         t = time.monotonic()
         cluster.kill("d9")
-        took = self.granted_within(w, t, 2 + 1 + 2)
+        took = self.granted_within(w, t, 2 + 1)     # TTL + 1 s
         print(f"cluster: a SIGKILLed psyncd's lock (TTL 2 s) was released "
               f"{took:.2f} s later", file=sys.stderr)
         w.call({"op": "lock.release", "name": "cluster/dead"})
@@ -1279,7 +1325,7 @@ class TestClusterBarrier(unittest.TestCase):
         wait_keys("psync/o/cluster/bd3/q/", 2, w)
         t = time.monotonic()
         cluster.kill("d7")
-        r = w.recv(bound(2 + 1 + 2))
+        r = w.recv(bound(2 + 1))                    # TTL + 1 s
         took = time.monotonic() - t
         assert r is not None
         self.assertEqual((r["id"], r["error"]), (3, "broken"), r)
