@@ -495,17 +495,26 @@ class TestClusterLock(unittest.TestCase):
         h.close()
 
     def test_stopped_daemon_holds_are_lost(self) -> None:
-        """SIGSTOP a psyncd past its TTL: its lock goes to a waiter on
-        another host, and once it runs again its client's release says
-        the hold was lost instead of pretending it was held."""
+        """SIGSTOP a psyncd for 2 x TTL: its lock goes to a waiter on
+        another host with a larger token (so only writes fenced by token
+        could be taken for the stale holder's), and once it runs again
+        its client is told and its release says the hold was lost
+        instead of pretending it was held."""
         assert cluster is not None
         h, w = self.held_on_a_short_lease("d8", "cluster/st", socks[1])
+        stale = info_with(w, "cluster/st", 2)["holders"][0]["token"]
         self.assertTrue(h.call({"op": "hello", "notices": True})["notices"])
         p = cluster.psyncd["d8"]
         t = time.monotonic()
         p.send_signal(signal.SIGSTOP)
         try:
-            took = self.granted_within(w, t, 2 + 1 + 2)
+            g = w.recv(bound(2 + 1))
+            took = time.monotonic() - t
+            assert g is not None, "not granted within TTL + 1 s"
+            self.assertTrue(g["acquired"], g)
+            self.assertGreater(g["token"], stale)
+            # The fault lasts 2 x TTL, whenever the grant came.
+            time.sleep(max(0.0, t + 2 * 2 - time.monotonic()))
         finally:
             p.send_signal(signal.SIGCONT)
         print(f"cluster: a SIGSTOPped psyncd's lock (TTL 2 s) went to "
