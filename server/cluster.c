@@ -843,6 +843,8 @@ static void	cop_free(struct cop *);
 static void	rcall_free(struct rcall *);
 static void	rcall_run(struct rcall *);
 static void	cond_send(struct cop *);
+static void	cond_leave(struct cluster *, struct cwait *);
+static void	cond_drop_lock_keys(struct cluster *, struct cwait *, bool);
 static void	cwait_notify_detach(struct cnotify *);
 
 static void
@@ -1161,6 +1163,7 @@ cop_fail(struct cop *op, const char *why)
 	cop_free(op);
 }
 
+/* The answer to a queue key's put, or to a cond.wait's txn. */
 static void
 cop_put_cb(void *arg, json_t *reply, const char *err)
 {
@@ -1183,10 +1186,14 @@ cop_put_cb(void *arg, json_t *reply, const char *err)
 	}
 	cw->op = NULL;
 	if (rev == 0) {
-		snprintf(msg, sizeof(msg), "the cluster cannot be reached: %s",
-		    err != NULL ? err : "no revision in etcd's reply");
+		snprintf(msg, sizeof(msg), "the cluster cannot be reached: %s%s",
+		    err != NULL ? err : "no revision in etcd's reply",
+		    cw->lock != NULL ? "; the lock is released" : "");
+		if (cw->lock != NULL)
+			cond_leave(c, cw);	/* a cond.wait's txn */
 		wait_fail(c->m, &cw->w, PSYNC_ERR_UNAVAILABLE, msg);
 	} else {
+		cond_drop_lock_keys(c, cw, false);	/* a cond.wait's txn did */
 		cw->key = op->key;
 		op->key = NULL;
 		cw->rev = rev;
@@ -3454,47 +3461,6 @@ cond_wake(struct model *m, struct wait *w, bool notified)
 	cwait_need_lease(m->cluster, cw);
 }
 
-static void
-cond_sent_cb(void *arg, json_t *reply, const char *err)
-{
-	struct cop	*op = arg;
-	struct cwait	*cw = op->cw;
-	struct cluster	*c = op->c;
-	char		 msg[400];
-	int64_t		 rev;
-
-	rev = reply != NULL ?
-	    etcd_int(json_object_get(reply, "header"), "revision") : 0;
-	if (cw == NULL) {
-		/* Its wait ended while the txn was in flight: undo its key. */
-		if (rev != 0 && err != ETCD_CLOSING) {
-			cluster_delete(c, op->key);
-			op->key = NULL;
-		}
-		cop_free(op);
-		return;
-	}
-	cw->op = NULL;
-	if (rev == 0) {
-		snprintf(msg, sizeof(msg), "the cluster cannot be reached: %s; "
-		    "the lock is released", err != NULL ? err :
-		    "no revision in etcd's reply");
-		cond_leave(c, cw);
-		wait_fail(c->m, &cw->w, PSYNC_ERR_UNAVAILABLE, msg);
-	} else {
-		cond_drop_lock_keys(c, cw, false);	/* the txn deleted them */
-		cw->key = op->key;
-		op->key = NULL;
-		cw->rev = rev;
-		cw->queued = true;
-		TAILQ_INSERT_TAIL(&c->queued, cw, entry);
-		if (rev <= c->revision)
-			object_touch(c->m, cw->w.obj);
-	}
-	cop_free(op);
-	object_settle_all(c->m);
-}
-
 /* The cond.wait's txn: its key in, its lock's keys out. */
 static void
 cond_send(struct cop *op)
@@ -3525,7 +3491,7 @@ cond_send(struct cop *op)
 		    strlen(cw->lock_keys[i]))));
 	op->key = xstrdup(key);
 	etcd_post(cs->c->etcd, "/v3/kv/txn", json_pack("{s:[],s:o}",
-	    "compare", "success", ops), cond_sent_cb, op);
+	    "compare", "success", ops), cop_put_cb, op);
 }
 
 static enum hret

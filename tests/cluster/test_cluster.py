@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import unittest
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 PSYNCD = os.environ.get("PSYNCD", "build/psyncd")
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
@@ -308,6 +308,49 @@ def tearDownModule() -> None:
         if bad:
             raise AssertionError("\n".join(bad))
 
+Span = tuple[float, float, dict[str, Any], dict[str, Any]]
+
+
+def history(requests: Callable[[int, int], tuple[dict[str, Any],
+                                                  dict[str, Any]]],
+            holds: int) -> tuple[list[Span], list[str]]:
+    """2 clients per psyncd, each taking `holds` holds for 0-3 ms:
+    requests(client, n) is the acquire and the release of its n-th.  Each
+    hold's span as its client saw it, from the grant's arrival to the
+    release's sending (so within the true hold): (granted, released,
+    the acquire's reply, the acquire), and the errors met."""
+    spans: list[Span] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker(path: str, seed: int) -> None:
+        k = Client(path)
+        try:
+            for n in range(holds):
+                acq, rel = requests(seed, n)
+                r = k.call(acq, timeout=30)
+                granted = time.monotonic()
+                if not r.get("acquired"):
+                    errors.append(str(r))
+                    return
+                time.sleep(((seed * 7 + n) % 4) / 1000)
+                released = time.monotonic()
+                r2 = k.call(rel)
+                if not r2.get("ok"):
+                    errors.append(str(r2))
+                with lock:
+                    spans.append((granted, released, r, acq))
+        finally:
+            k.close()
+
+    threads = [threading.Thread(target=worker, args=(socks[i % 3], i))
+               for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return spans, errors
+
 
 class TestClusterLock(unittest.TestCase):
 
@@ -346,89 +389,36 @@ class TestClusterLock(unittest.TestCase):
 
     def test_history_no_overlap_tokens_in_grant_order(self) -> None:
         """2 clients per psyncd, 15 grants each, holding 0-3 ms."""
-        events: list[tuple[float, float, int]] = []
-        lock = threading.Lock()
-        errors: list[str] = []
-
-        def worker(path: str, seed: int) -> None:
-            k = Client(path)
-            try:
-                for n in range(15):
-                    r = k.call({"op": "lock.acquire", "name": "cluster/h"},
-                               timeout=30)
-                    granted = time.monotonic()
-                    if not r.get("acquired"):
-                        errors.append(str(r))
-                        return
-                    time.sleep(((seed * 7 + n) % 4) / 1000)
-                    released = time.monotonic()
-                    r2 = k.call({"op": "lock.release", "name": "cluster/h"})
-                    if not r2.get("ok"):
-                        errors.append(str(r2))
-                    with lock:
-                        events.append((granted, released, r["token"]))
-            finally:
-                k.close()
-
-        threads = [threading.Thread(target=worker, args=(socks[i % 3], i))
-                   for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        lk = {"name": "cluster/h"}
+        spans, errors = history(lambda c, n: (
+            {"op": "lock.acquire", **lk}, {"op": "lock.release", **lk}), 15)
         self.assertEqual(errors, [])
-        self.assertEqual(len(events), 90)
-        events.sort()
-        for (_, r1, t1), (g2, _, t2) in zip(events, events[1:]):
+        self.assertEqual(len(spans), 90)
+        spans.sort(key=lambda sp: sp[0])
+        for (_, r1, a1, _), (g2, _, a2, _) in zip(spans, spans[1:]):
             # Each grant was seen after the previous holder sent its
             # release, and carries a larger token.
             self.assertGreater(g2, r1, "two holders overlap")
-            self.assertLess(t1, t2, "tokens out of grant order")
+            self.assertLess(a1["token"], a2["token"],
+                            "tokens out of grant order")
 
     def test_history_rwlock_writers_alone(self) -> None:
         """2 clients per psyncd, readers and writers, 10 holds each: a
         writer's hold overlaps no other hold, readers' may overlap."""
-        spans: list[tuple[float, float, str, int]] = []
-        lock = threading.Lock()
-        errors: list[str] = []
-
-        def worker(path: str, seed: int) -> None:
-            k = Client(path)
-            try:
-                for n in range(10):
-                    mode = "write" if (seed + n) % 3 == 0 else "read"
-                    r = k.call({"op": "rwlock.acquire", "name": "cluster/hrw",
-                                "mode": mode}, timeout=30)
-                    granted = time.monotonic()
-                    if not r.get("acquired"):
-                        errors.append(str(r))
-                        return
-                    time.sleep(((seed * 5 + n) % 3) / 1000)
-                    released = time.monotonic()
-                    r2 = k.call({"op": "rwlock.release",
-                                 "name": "cluster/hrw"})
-                    if not r2.get("ok"):
-                        errors.append(str(r2))
-                    with lock:
-                        spans.append((granted, released, mode, r["token"]))
-            finally:
-                k.close()
-
-        threads = [threading.Thread(target=worker, args=(socks[i % 3], i))
-                   for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        lk = {"name": "cluster/hrw"}
+        spans, errors = history(lambda c, n: (
+            {"op": "rwlock.acquire", **lk,
+             "mode": "write" if (c + n) % 3 == 0 else "read"},
+            {"op": "rwlock.release", **lk}), 10)
         self.assertEqual(errors, [])
         self.assertEqual(len(spans), 60)
-        writes = [sp for sp in spans if sp[2] == "write"]
+        writes = [sp for sp in spans if sp[3]["mode"] == "write"]
         self.assertGreater(len(writes), 0)
-        for g, r, _, tok in writes:
-            for g2, r2, mode2, tok2 in spans:
-                if tok2 != tok:
+        for g, r, a, _ in writes:
+            for g2, r2, a2, q2 in spans:
+                if a2["token"] != a["token"]:
                     self.assertTrue(r2 < g or g2 > r, "a writer overlapped "
-                                    f"a {mode2} hold")
+                                    f"a {q2['mode']} hold")
 
     def test_kill9_client_released_at_once(self) -> None:
         child = subprocess.Popen([sys.executable, "-c", (
@@ -536,6 +526,18 @@ class TestClusterLock(unittest.TestCase):
         h.close()
         w.close()
 
+    def stall_until_granted(self, daemon: str, w: Client) -> None:
+        """SIGSTOP psyncd daemon (TTL 2 s) until w, queued on another,
+        is granted what its client held; then SIGCONT it."""
+        assert cluster is not None
+        p = cluster.psyncd[daemon]
+        t = time.monotonic()
+        p.send_signal(signal.SIGSTOP)
+        try:
+            self.granted_within(w, t, 2 + 1)
+        finally:
+            p.send_signal(signal.SIGCONT)
+
     def test_cli_stops_its_command_when_the_hold_is_lost(self) -> None:
         """psync lock under a psyncd that is SIGSTOPped past its TTL:
         once it runs again and counts its lease out, psync says so,
@@ -552,13 +554,7 @@ class TestClusterLock(unittest.TestCase):
             wait_keys("psync/o/cluster/cli/", 1)
             w.send({"op": "lock.acquire", "name": "cluster/cli"})
             wait_keys("psync/o/cluster/cli/", 2, w)
-            d6 = cluster.psyncd["d6"]
-            t = time.monotonic()
-            d6.send_signal(signal.SIGSTOP)
-            try:
-                self.granted_within(w, t, 2 + 1 + 2)
-            finally:
-                d6.send_signal(signal.SIGCONT)
+            self.stall_until_granted("d6", w)
             rc = p.wait(timeout=bound(10))
             assert p.stderr is not None
             err = p.stderr.read().decode()
@@ -612,13 +608,7 @@ class TestClusterLock(unittest.TestCase):
             w = Client(socks[0])
             w.send({"op": "lock.acquire", "name": "cluster/py"})
             wait_keys("psync/o/cluster/py/", 2, w)
-            d5 = cluster.psyncd["d5"]
-            t = time.monotonic()
-            d5.send_signal(signal.SIGSTOP)
-            try:
-                self.granted_within(w, t, 2 + 1 + 2)
-            finally:
-                d5.send_signal(signal.SIGCONT)
+            self.stall_until_granted("d5", w)
             out = p.stdout.read().decode()
             self.assertEqual(p.wait(timeout=bound(10)), 0, out)
             self.assertIn("lost cluster/py lock True", out)
@@ -1197,42 +1187,16 @@ class TestClusterSemaphore(unittest.TestCase):
 
     def test_history_at_most_n_holders(self) -> None:
         """2 clients per psyncd on a semaphore of 2, 10 grants each."""
-        spans: list[tuple[float, float]] = []
-        lock = threading.Lock()
-        errors: list[str] = []
         sem = {"name": "cluster/hs", "value": 2}
-
-        def worker(path: str, seed: int) -> None:
-            k = Client(path)
-            try:
-                for n in range(10):
-                    r = k.call({"op": "sem.acquire", **sem}, timeout=30)
-                    granted = time.monotonic()
-                    if not r.get("acquired"):
-                        errors.append(str(r))
-                        return
-                    time.sleep(((seed * 7 + n) % 4) / 1000)
-                    released = time.monotonic()
-                    r2 = k.call({"op": "sem.release", **sem})
-                    if not r2.get("ok"):
-                        errors.append(str(r2))
-                    with lock:
-                        spans.append((granted, released))
-            finally:
-                k.close()
-
-        threads = [threading.Thread(target=worker, args=(socks[i % 3], i))
-                   for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        spans, errors = history(lambda c, n: (
+            {"op": "sem.acquire", **sem}, {"op": "sem.release", **sem}), 10)
         self.assertEqual(errors, [])
         self.assertEqual(len(spans), 60)
         # A client saw each hold start after its grant and end before its
         # release: at no instant may more than 2 of these spans overlap.
-        edges = sorted([(g, 1) for g, _ in spans] +
-                       [(r, -1) for _, r in spans], key=lambda e: (e[0], e[1]))
+        edges = sorted([(sp[0], 1) for sp in spans] +
+                       [(sp[1], -1) for sp in spans],
+                       key=lambda e: (e[0], e[1]))
         held = most = 0
         for _, d in edges:
             held += d
