@@ -36,6 +36,7 @@
 #include <event2/event.h>
 
 #include "cluster.h"
+#include "deadlock.h"
 #include "etcd.h"
 #include "log.h"
 #include "model.h"
@@ -1341,6 +1342,7 @@ cluster_acquire_op(struct request *rq, const struct objtype *t, uint8_t mode)
 	struct hold		*h;
 	struct cwait		*cw;
 	double			 timeout;
+	char			 msg[1024];
 
 	if (rq_timeout(rq, &timeout) != HR_DONE ||
 	    cluster_admit(rq, t) != HR_DONE ||
@@ -1364,6 +1366,13 @@ cluster_acquire_op(struct request *rq, const struct objtype *t, uint8_t mode)
 		grant_fields(rq_reply(rq), o, h);
 		return (HR_DONE);
 	}
+	/*
+	 * A cycle through this psyncd's sessions alone is found as for a
+	 * local lock; one through another host's is not (see the note).
+	 */
+	if (timeout != 0 &&
+	    deadlock_check(rq->model, rq->sess, o, mode, msg, sizeof(msg)))
+		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
 	if (object_check_pending(rq, t) != HR_DONE)
 		return (HR_ERROR);
 	/* A try is judged once its key is in the mirror, not at once. */
@@ -1608,7 +1617,15 @@ static const struct verb cluster_none[] = { { 0, NULL } };
 	.timed_out = cluster_queue_timed_out,				\
 	.describe = cluster_queue_describe,				\
 	.describe_hold = cluster_queue_describe_hold,			\
-	.describe_wait = cluster_queue_describe_wait
+	.describe_wait = cluster_queue_describe_wait,			\
+	.in_graph = true
+
+/* Two rwlock requests that can hold together: readers. */
+static bool
+cluster_rwlock_compatible(uint8_t a, uint8_t b)
+{
+	return (a == MODE_READ && b == MODE_READ);
+}
 
 const struct objtype cluster_lock_type = {
 	CLUSTER_QUEUE_TYPE("lock", "a", OBJ_LOCK)
@@ -1619,7 +1636,8 @@ const struct objtype cluster_rlock_type = {
 };
 
 const struct objtype cluster_rwlock_type = {
-	CLUSTER_QUEUE_TYPE("rwlock", "an", OBJ_RWLOCK)
+	CLUSTER_QUEUE_TYPE("rwlock", "an", OBJ_RWLOCK),
+	.compatible = cluster_rwlock_compatible
 };
 
 /*

@@ -648,6 +648,27 @@ class TestClusterLock(unittest.TestCase):
         a.close()
         b.close()
 
+    def test_deadlock_among_one_psyncds_sessions_is_refused(self) -> None:
+        a, b = Client(socks[0]), Client(socks[0])
+        self.assertTrue(a.call({"op": "lock.acquire",
+                                "name": "cluster/dl1"})["acquired"])
+        self.assertTrue(b.call({"op": "rwlock.acquire", "name": "cluster/dl2",
+                                "mode": "write"})["acquired"])
+        a.send({"op": "rwlock.acquire", "name": "cluster/dl2",
+                "mode": "read", "id": 1})
+        wait_keys("psync/o/cluster/dl2/", 2, a)
+        r = b.call({"op": "lock.acquire", "name": "cluster/dl1"})
+        self.assertEqual(r["error"], "would_deadlock", r)
+        self.assertIn("cluster/dl1", r["message"])
+        # Refused, it changed nothing: a still waits, and gets it.
+        self.assertEqual(len(etcd_keys("psync/o/cluster/dl1/q/")), 1)
+        b.call({"op": "rwlock.release", "name": "cluster/dl2"})
+        r = a.recv(bound(2))
+        assert r is not None
+        self.assertTrue(r["acquired"], r)
+        a.close()
+        b.close()
+
     def test_rlock_reentry_is_local(self) -> None:
         a, b = Client(socks[0]), Client(socks[1])
         r1 = a.call({"op": "rlock.acquire", "name": "cluster/rl"})
