@@ -20,272 +20,48 @@
  * the first of the name's queue.  Release deletes the key; a session's
  * end revokes its lease, which deletes all its keys in one write.
  *
- * Not served yet (see the issue's note): delete, and deadlock detection
- * across hosts.
+ * This file is the backend's core: the mirror, deletes, sessions' leases
+ * and lost holds, holds and waits' keys, info/list, routing.  The
+ * primitives on it: cluster_lock.c (lock, rlock, rwlock), cluster_call.c
+ * (event, counter), cluster_rec.c (semaphore, barrier), cluster_cond.c
+ * (condition); what they share is in cluster_int.h.
+ *
+ * Not served (see the issue's note): delete, and deadlock detection
+ * through another host's sessions.
  */
 #include <sys/queue.h>
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "cluster.h"
-#include "deadlock.h"
+#include "cluster_int.h"
 #include "etcd.h"
 #include "log.h"
 #include "model.h"
 #include "object.h"
 #include "objtab.h"
+#include "reply.h"
 #include "request.h"
 #include "session.h"
 #include "wait.h"
 #include "xmalloc.h"
 
-#define ROOT		"psync/"
-#define ROOT_END	"psync0"	/* "psync/" + 1: the range's end */
-#define OBJ_ROOT	"psync/o/"
-#define QUEUE_SEP	"/q/"
-#define KEY_MAX		512
-#define RETRY_MS	100		/* reload, lease, delete retries */
-#define DELETE_TRIES	100		/* about 10 s of retries */
-#define MODE_READ	1		/* rwlock read: shares with readers */
-#define MODE_WRITE	2		/* lock, rlock, rwlock write */
 
-/* One queue key of the mirror. */
-struct ckey {
-	TAILQ_ENTRY(ckey)	 entry;		/* in create-revision order */
-	int64_t			 rev;		/* create revision: the token */
-	int64_t			 lease;
-	uint8_t			 mode;		/* MODE_READ or MODE_WRITE */
-	char			 type[16];	/* "lock" ... "semaphore", "barrier" */
-	json_int_t		 round;		/* a barrier party's round */
-	bool			 notified;	/* a cond waiter's, by a notify */
-	char			*key;		/* the full etcd key */
-	char			*value;		/* who: JSON text */
-};
-
-TAILQ_HEAD(ckey_list, ckey);
-
-/* What a key under psync/o/<name>/ is. */
-enum ckind {
-	CK_QUEUE,		/* .../q/<lease>.<seq>.<r|w> */
-	CK_SET,			/* .../set: the event is set */
-	CK_VALUE,		/* .../v: the counter's decimal value */
-	CK_SEM,			/* .../sem: a semaphore's record */
-	CK_BAR			/* .../bar: a barrier's record */
-};
-
-/*
- * A semaphore's or a barrier's record: its whole shared state in one
- * key (not leased), so that every change is one compare-and-swap on its
- * mod revision.
- */
-struct crecord {
-	bool			 present;
-	enum ckind		 kind;		/* CK_SEM or CK_BAR */
-	int64_t			 mod;		/* mod revision; 0: absent */
-	/* A semaphore. */
-	json_int_t		 initial;
-	json_int_t		 units;		/* owned: value + held; else value */
-	bool			 bounded, owned;
-	/* A barrier. */
-	json_int_t		 parties;
-	json_int_t		 round;		/* from 1; a trip or reset adds 1 */
-	json_int_t		 arrived;	/* parties in this round */
-	bool			 broken;
-	bool			 was_reset;	/* the last round ended by a reset */
-	char			 why[256];	/* what broke or reset it */
-};
-
-/* A name with keys in the mirror. */
-struct cname {
-	struct objtab_link	 link;
-	struct ckey_list	 keys;		/* a lock type's queue */
-	size_t			 nkeys;
-	bool			 set;		/* an event's .../set exists */
-	bool			 has_value;	/* a counter's .../v exists */
-	int64_t			 value;
-	int64_t			 value_mod;	/* its mod revision */
-	struct crecord		 rec;		/* a semaphore's or barrier's */
-	bool			 breaking;	/* a barrier's break in flight */
-	size_t			 namelen;
-	char			 name[];
-};
-
-struct ccall;
-struct cnotify;
-struct cop;
-struct rcall;
-struct cwait;
-TAILQ_HEAD(cop_list, cop);
-TAILQ_HEAD(cwait_list, cwait);
-
-/* A session's cluster state: its lease. */
-struct cluster_session {
-	struct cluster		*c;
-	struct session		*s;		/* NULL once it ended */
-	int64_t			 lease;		/* 0 until granted */
-	bool			 granting;
-	int64_t			 sent_us;	/* the grant's send, monotonic */
-	int64_t			 acked_us;	/* send of the last acked renewal */
-	bool			 lost;		/* holds were lost with a lease */
-	uint64_t		 seq;		/* of its queue keys */
-	struct cop_list		 waiting;	/* enqueues awaiting the lease */
-	TAILQ_ENTRY(cluster_session) entry;
-};
-
-TAILQ_HEAD(csess_list, cluster_session);
-
-/* A cluster waiter: its key once put. */
-struct cwait {
-	struct wait		 w;
-	TAILQ_ENTRY(cwait)	 entry;		/* on the cluster's queued */
-	bool			 queued;	/* its key is put: on the list */
-	struct cop		*op;		/* its put in flight, or NULL */
-	char			*key;		/* owned once put */
-	int64_t			 rev;		/* its create revision; 0: not yet */
-	bool			 try;		/* timeout 0: judged once */
-	struct ccall		*call;		/* an event or counter call */
-	struct rcall		*rcall;		/* a record call in flight */
-	int64_t			 take_failed;	/* a take lost at this mod */
-	json_int_t		 round;		/* a barrier party's round */
-	bool			 resolved;	/* the barrier's round ended */
-	json_int_t		 index;		/* its index; -1: broken */
-	char			 why[256];	/* what broke it */
-	struct object		*lock;		/* a cond.wait's, pinned */
-	char			**lock_keys;	/* its keys, until deleted */
-	uint32_t		 nlock_keys;
-	uint32_t		 depth;		/* the rlock depth released */
-	bool			 notified;
-	struct cnotify		*notify;	/* a cond.notify in flight */
-};
-
-/* An enqueue on etcd for a wait; outlives the wait if it must. */
-struct cop {
-	TAILQ_ENTRY(cop)	 entry;		/* on its session's waiting */
-	bool			 waiting;	/* on it: not sent yet */
-	struct cluster		*c;
-	struct cluster_session	*cs;
-	struct cwait		*cw;		/* NULL once the wait ended */
-	char			*key;
-};
-
-/* A key to delete, retried while etcd cannot be reached. */
-struct cdel {
-	struct cluster		*c;
-	char			*key;
-	int			 tries;
-};
-
-struct cluster {
-	struct model		*m;
-	struct etcd		*etcd;
-	struct event_base	*base;
-	char			*prefix;
-	size_t			 prefix_len;
-	int			 ttl;
-	char			 host[128];
-	struct objtab		 names;		/* the mirror: struct cname */
-	int64_t			 revision;	/* applied up to; 0: not loaded */
-	struct etcd_watch	*watch;
-	struct event		*reload;	/* range and watch again */
-	struct event		*keepalive;
-	struct csess_list	 sessions;
-	unsigned		 nsessions;
-	struct cwait_list	 queued;	/* local waits with a key put */
-};
-
-/*
- * One session's hold: its keys in etcd (one for a lock type; one per
- * unit of an owned semaphore, hold.count of them).
- */
-struct chold {
-	struct hold	 hold;		/* token: the first key's revision */
-	char		**keys;		/* owned */
-	uint32_t	 nkeys;
-};
-
-#define CHOLD(h)	((struct chold *)(void *)(h))
-
-#define SEM_VALUE_MAX		((json_int_t)1 << 53)
-#define BARRIER_PARTIES_MAX	1000000
-#define RCALL_TRIES		1000	/* others' changes came between */
-
-enum rcall_op {
-	RC_NONE,
-	RC_SEM_ACQUIRE,		/* the record exists and matches: enqueue */
-	RC_SEM_TAKE,		/* an unowned unit for a waiter at the front */
-	RC_SEM_SIGNAL,		/* units given beyond those held */
-	RC_SEM_VALUE,
-	RC_BAR_ARRIVE,
-	RC_BAR_BREAK,		/* abort, a timeout, a party gone */
-	RC_BAR_RESET,
-	RC_BAR_WITHDRAW,	/* a cancelled party */
-	RC_BAR_INFO
-};
-
-/* What a step did: asked for etcd's state, wrote, or ended the call. */
-enum rstep { RS_READ, RS_WRITE, RS_DONE };
-
-struct rcall {
-	struct cluster		*c;
-	struct cwait		*cw;		/* NULL: none, or it ended */
-	enum rcall_op		 op;
-	enum rcall_op		 after;		/* an arrival whose wait left */
-	enum rstep		 sent;
-	struct crecord		 rec;		/* the state a step starts from */
-	bool			 fresh;		/* rec was just read from etcd */
-	json_int_t		 queued;	/* fresh: the queue's keys */
-	struct crecord		 want;		/* what a write makes it */
-	bool			 creating;	/* the write only creates it */
-	bool			 broke;		/* a try broke the barrier */
-	json_int_t		 waiting;	/* the parties it left waiting */
-	json_t			*cmps, *ops;	/* a write's others (owned) */
-	bool			 given;		/* "value" or "parties" */
-	json_int_t		 n;		/* "value" or "parties" */
-	json_int_t		 units;		/* a signal's */
-	bool			 bounded, owned;
-	bool			 try;
-	json_int_t		 round;		/* the party's round */
-	int64_t			 lease;
-	int			 tries;
-	char			*party;		/* the party key (owned) */
-	char			 why[256];
-	char			 key[KEY_MAX];	/* the record's */
-	char			 queue[KEY_MAX]; /* its queue's prefix */
-	char			 name[PSYNC_NAME_MAX + 1];
-};
-
-
-#define CW(w)		((struct cwait *)(w))
-
-extern const struct objtype cluster_lock_type;
-extern const struct objtype cluster_rlock_type;
-extern const struct objtype cluster_rwlock_type;
-
-extern const struct objtype cluster_event_type;
-extern const struct objtype cluster_counter_type;
-extern const struct objtype cluster_sem_type;
-extern const struct objtype cluster_barrier_type;
-extern const struct objtype cluster_cond_type;
-
-static bool	is_cluster_queue(const struct object *);
-static bool	is_cluster_held(const struct object *);
-static void	chold_free(struct model *, struct hold *, bool);
 
 static void	cluster_load(struct cluster *);
 static void	cluster_touch_name(struct cluster *, const char *, size_t);
 
 /* The mirror. */
 
-static struct cname *
-cname_find(struct cluster *c, const char *name, size_t len)
+struct cname *
+cluster_name_find(struct cluster *c, const char *name, size_t len)
 {
 	struct objtab_link	*l = objtab_find(&c->names, name, len);
 
@@ -297,7 +73,7 @@ cname_get(struct cluster *c, const char *name, size_t len)
 {
 	struct cname	*n;
 
-	if ((n = cname_find(c, name, len)) != NULL)
+	if ((n = cluster_name_find(c, name, len)) != NULL)
 		return (n);
 	n = xcalloc(1, sizeof(*n) + len + 1);
 	memcpy(n->name, name, len);
@@ -425,7 +201,7 @@ static const char *
 cluster_type_clash(struct cluster *c, const char *name, size_t len,
     const struct objtype *t)
 {
-	struct cname	*n = cname_find(c, name, len);
+	struct cname	*n = cluster_name_find(c, name, len);
 	struct ckey	*k;
 
 	if (n == NULL)
@@ -452,7 +228,7 @@ cluster_type_clash(struct cluster *c, const char *name, size_t len,
  * for a temporary object: deleting one would have to reach every host's
  * waiters, which this backend does not do.
  */
-static enum hret
+enum hret
 cluster_admit(struct request *rq, const struct objtype *t)
 {
 	const char	*name, *other;
@@ -476,8 +252,8 @@ cluster_admit(struct request *rq, const struct objtype *t)
 }
 
 /* Parse a record's text (kind's JSON, at mod revision mod) into r. */
-static void
-record_parse(const char *text, enum ckind kind, int64_t mod,
+void
+cluster_record_parse(const char *text, enum ckind kind, int64_t mod,
     struct crecord *r)
 {
 	json_t		*v = json_loads(text, 0, NULL);
@@ -501,8 +277,8 @@ record_parse(const char *text, enum ckind kind, int64_t mod,
 }
 
 /* A record's text, base64 for etcd (new reference). */
-static json_t *
-record_b64(const struct crecord *r)
+json_t *
+cluster_record_b64(const struct crecord *r)
 {
 	json_t	*v, *b;
 	char	*text;
@@ -524,16 +300,13 @@ record_b64(const struct crecord *r)
 }
 
 /* The value a semaphore's record and queue size come to. */
-static json_int_t
-sem_value_of(const struct crecord *r, json_int_t queued)
+json_int_t
+cluster_sem_value_of(const struct crecord *r, json_int_t queued)
 {
 	if (!r->owned)
 		return (r->units);
 	return (r->units - (queued < r->units ? queued : r->units));
 }
-
-static void	barrier_transition(struct cluster *, struct cname *,
-		    const struct crecord *);
 
 /* Apply one put of kv to the mirror; touch its local object. */
 static void
@@ -572,11 +345,11 @@ mirror_put(struct cluster *c, const json_t *kv)
 	if (kind == CK_SEM || kind == CK_BAR) {
 		struct crecord	old = n->rec;
 
-		record_parse(value, (enum ckind)kind,
+		cluster_record_parse(value, (enum ckind)kind,
 		    etcd_int(kv, "mod_revision"), &n->rec);
 		/* A barrier's rounds end here, in revision order. */
 		if (kind == CK_BAR)
-			barrier_transition(c, n, &old);
+			cluster_barrier_transition(c, n, &old);
 		cluster_touch_name(c, n->name, n->namelen);
 		return;
 	}
@@ -623,7 +396,7 @@ mirror_delete(struct cluster *c, const json_t *kv)
 	if ((len = etcd_unb64(json_object_get(kv, "key"), key,
 	    sizeof(key))) == -1 ||
 	    (kind = key_name(key, (size_t)len, &name, &namelen)) == -1 ||
-	    (n = cname_find(c, name, namelen)) == NULL)
+	    (n = cluster_name_find(c, name, namelen)) == NULL)
 		return;
 	if (kind != CK_QUEUE) {
 		if (kind == CK_SET)
@@ -651,7 +424,7 @@ cluster_touch_name(struct cluster *c, const char *name, size_t len)
 {
 	struct object	*o = object_find(c->m, name, len);
 
-	if (o != NULL && (is_cluster_queue(o) || o->type == &cluster_event_type ||
+	if (o != NULL && (cluster_is_queue(o) || o->type == &cluster_event_type ||
 	    o->type == &cluster_sem_type || o->type == &cluster_barrier_type ||
 	    o->type == &cluster_cond_type))
 		object_touch(c->m, o);
@@ -814,7 +587,7 @@ cluster_delete_send(struct cdel *d)
 }
 
 /* Delete key (taken over). */
-static void
+void
 cluster_delete(struct cluster *c, char *key)
 {
 	struct cdel	*d;
@@ -841,12 +614,6 @@ mono_us(void)
 static void	cop_send(struct cop *);
 static void	cop_fail(struct cop *, const char *);
 static void	cop_free(struct cop *);
-static void	rcall_free(struct rcall *);
-static void	rcall_run(struct rcall *);
-static void	cond_send(struct cop *);
-static void	cond_leave(struct cluster *, struct cwait *);
-static void	cond_drop_lock_keys(struct cluster *, struct cwait *, bool);
-static void	cwait_notify_detach(struct cnotify *);
 
 static void
 cluster_revoke(struct cluster *c, int64_t lease)
@@ -998,11 +765,11 @@ csess_lease_lost(struct cluster_session *cs, const char *why)
 
 	for (h = TAILQ_FIRST(&s->holds); h != NULL; h = next) {
 		next = TAILQ_NEXT(h, sess_entry);
-		if (!is_cluster_held(h->obj))
+		if (!cluster_is_held(h->obj))
 			continue;
 		if (s->notices)
 			send_lost(s, h, why);
-		chold_free(cs->c->m, h, false);
+		cluster_hold_free(cs->c->m, h, false);
 		n++;
 	}
 	log_warn("cluster: session %llu's etcd lease %s: %u cluster hold%s "
@@ -1018,6 +785,23 @@ csess_expired(const struct cluster_session *cs)
 {
 	return (cs->lease != 0 &&
 	    mono_us() - cs->acked_us > (int64_t)cs->c->ttl * 1000000);
+}
+
+/*
+ * Has s lost cluster holds with a lease that could not be kept?  A lease
+ * past its TTL since the last renewal acknowledged is given up first: a
+ * paused psyncd counts from there, before its timer has had a chance.
+ */
+bool
+cluster_session_lost(struct session *s)
+{
+	struct cluster_session	*cs = s->cluster;
+
+	if (cs == NULL)
+		return (false);
+	if (csess_expired(cs))
+		csess_lease_lost(cs, "went unrenewed past its TTL");
+	return (cs->lost);
 }
 
 /* A keepalive in flight: its lease, and when it was sent. */
@@ -1086,8 +870,8 @@ cluster_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 /* Holds. */
 
 /* Add key (taken over) to s's hold on o, made under token if none. */
-static struct chold *
-chold_add(struct object *o, struct session *s, char *key, uint64_t token,
+struct chold *
+cluster_hold_add(struct object *o, struct session *s, char *key, uint64_t token,
     uint8_t mode)
 {
 	struct hold	*h = hold_find(o, s);
@@ -1106,8 +890,8 @@ chold_add(struct object *o, struct session *s, char *key, uint64_t token,
 }
 
 /* Delete h's last n keys in etcd. */
-static void
-chold_give(struct cluster *c, struct hold *h, uint32_t n)
+void
+cluster_hold_give(struct cluster *c, struct hold *h, uint32_t n)
 {
 	struct chold	*ch = CHOLD(h);
 
@@ -1119,13 +903,13 @@ chold_give(struct cluster *c, struct hold *h, uint32_t n)
  * Free h, unlinked; its keys are deleted in etcd unless delete is false
  * (its lease's end does it, or already did).
  */
-static void
-chold_free(struct model *m, struct hold *h, bool delete)
+void
+cluster_hold_free(struct model *m, struct hold *h, bool delete)
 {
 	struct chold	*ch = CHOLD(h);
 
 	if (delete)
-		chold_give(m->cluster, h, ch->nkeys);
+		cluster_hold_give(m->cluster, h, ch->nkeys);
 	while (ch->nkeys > 0)
 		free(ch->keys[--ch->nkeys]);
 	free(ch->keys);
@@ -1156,7 +940,7 @@ cop_fail(struct cop *op, const char *why)
 	if (cw != NULL) {
 		cw->op = NULL;
 		if (cw->rcall != NULL)
-			rcall_free(cw->rcall);
+			cluster_rec_drop(cw->rcall);
 		snprintf(msg, sizeof(msg), "the cluster cannot be reached: %s",
 		    why);
 		wait_fail(op->c->m, &cw->w, PSYNC_ERR_UNAVAILABLE, msg);
@@ -1165,8 +949,8 @@ cop_fail(struct cop *op, const char *why)
 }
 
 /* The answer to a queue key's put, or to a cond.wait's txn. */
-static void
-cop_put_cb(void *arg, json_t *reply, const char *err)
+void
+cluster_put_cb(void *arg, json_t *reply, const char *err)
 {
 	struct cop	*op = arg;
 	struct cwait	*cw = op->cw;
@@ -1191,10 +975,10 @@ cop_put_cb(void *arg, json_t *reply, const char *err)
 		    err != NULL ? err : "no revision in etcd's reply",
 		    cw->lock != NULL ? "; the lock is released" : "");
 		if (cw->lock != NULL)
-			cond_leave(c, cw);	/* a cond.wait's txn */
+			cluster_cond_leave(c, cw);	/* a cond.wait's txn */
 		wait_fail(c->m, &cw->w, PSYNC_ERR_UNAVAILABLE, msg);
 	} else {
-		cond_drop_lock_keys(c, cw, false);	/* a cond.wait's txn did */
+		cluster_cond_drop_keys(c, cw, false);	/* a cond.wait's txn did */
 		cw->key = op->key;
 		op->key = NULL;
 		cw->rev = rev;
@@ -1220,13 +1004,12 @@ cop_send(struct cop *op)
 	if (k != NULL) {
 		/* A barrier's arrival: one txn, under the lease. */
 		op->cw->op = NULL;
-		k->lease = cs->lease;
 		cop_free(op);
-		rcall_run(k);
+		cluster_rec_start(k, cs->lease);
 		return;
 	}
 	if (o->type == &cluster_cond_type) {
-		cond_send(op);
+		cluster_cond_send(op);
 		return;
 	}
 	snprintf(key, sizeof(key), OBJ_ROOT "%s" QUEUE_SEP "%" PRIx64 ".%"
@@ -1239,11 +1022,11 @@ cop_send(struct cop *op)
 	req = json_pack("{s:o,s:o,s:o}", "key", etcd_b64(key, strlen(key)),
 	    "value", etcd_b64(value, strlen(value)),
 	    "lease", etcd_int_json(cs->lease));
-	etcd_post(cs->c->etcd, "/v3/kv/put", req, cop_put_cb, op);
+	etcd_post(cs->c->etcd, "/v3/kv/put", req, cluster_put_cb, op);
 }
 
-static void
-cwait_unqueue(struct cluster *c, struct cwait *cw)
+void
+cluster_wait_unqueue(struct cluster *c, struct cwait *cw)
 {
 	if (cw->queued) {
 		TAILQ_REMOVE(&c->queued, cw, entry);
@@ -1252,8 +1035,8 @@ cwait_unqueue(struct cluster *c, struct cwait *cw)
 }
 
 /* Put cw's queue key (or send its arrival) once its session has a lease. */
-static void
-cwait_need_lease(struct cluster *c, struct cwait *cw)
+void
+cluster_wait_enqueue(struct cluster *c, struct cwait *cw)
 {
 	struct cluster_session	*cs = csess_get(c, cw->w.sess);
 	struct cop		*op;
@@ -1276,15 +1059,15 @@ cwait_need_lease(struct cluster *c, struct cwait *cw)
  * The wait is over, granted or not: nothing of it stays in etcd.  A
  * record call in flight goes on without it.
  */
-static void
-cwait_abandon(struct cluster *c, struct cwait *cw)
+void
+cluster_wait_abandon(struct cluster *c, struct cwait *cw)
 {
 	if (cw->rcall != NULL) {
-		cw->rcall->cw = NULL;
+		cluster_rec_detach(cw->rcall);
 		cw->rcall = NULL;
 	}
 	if (cw->notify != NULL) {
-		cwait_notify_detach(cw->notify);
+		cluster_cond_notify_detach(cw->notify);
 		cw->notify = NULL;
 	}
 	if (cw->op != NULL) {
@@ -1296,764 +1079,12 @@ cwait_abandon(struct cluster *c, struct cwait *cw)
 			cw->op->cw = NULL;	/* its answer undoes the put */
 		cw->op = NULL;
 	}
-	cwait_unqueue(c, cw);
+	cluster_wait_unqueue(c, cw);
 	if (cw->key != NULL) {
 		cluster_delete(c, cw->key);
 		cw->key = NULL;
 	}
 }
-
-/* The lock types: lock, rlock and rwlock share one queue discipline. */
-
-static bool
-is_cluster_queue(const struct object *o)
-{
-	return (o->type == &cluster_lock_type ||
-	    o->type == &cluster_rlock_type || o->type == &cluster_rwlock_type);
-}
-
-/* Are o's holds keys in etcd (a lock type's, an owned semaphore's)? */
-static bool
-is_cluster_held(const struct object *o)
-{
-	return (is_cluster_queue(o) || o->type == &cluster_sem_type);
-}
-
-static const char *
-mode_name(uint8_t mode)
-{
-	return (mode == MODE_WRITE ? "write" : "read");
-}
-
-static void
-grant_fields(struct reply *r, const struct object *o, const struct hold *h)
-{
-	reply_bool(r, "acquired", true);
-	if (o->type == &cluster_rlock_type)
-		reply_int(r, "count", h->count);
-	reply_int(r, "token", (json_int_t)h->token);
-}
-
-static enum hret
-cluster_acquire_op(struct request *rq, const struct objtype *t, uint8_t mode)
-{
-	struct cluster		*c = rq->model->cluster;
-	struct object		*o;
-	struct hold		*h;
-	struct cwait		*cw;
-	double			 timeout;
-	char			 msg[1024];
-
-	if (rq_timeout(rq, &timeout) != HR_DONE ||
-	    cluster_admit(rq, t) != HR_DONE ||
-	    object_get(rq, t, true, &o) != HR_DONE)
-		return (HR_ERROR);
-	if ((h = hold_find(o, rq->sess)) != NULL) {
-		if (t == &cluster_rwlock_type)
-			return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
-			    "session %llu already holds rwlock '%s' for %s",
-			    (unsigned long long)rq->sess->id, QUOTED_OBJ(o),
-			    mode_name(h->mode)));
-		if (t == &cluster_lock_type)
-			return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK,
-			    "session %llu already holds lock '%s'",
-			    (unsigned long long)rq->sess->id, QUOTED_OBJ(o)));
-		if (h->count == UINT32_MAX)
-			return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED,
-			    "rlock '%s' is at its maximum depth",
-			    QUOTED_OBJ(o)));
-		h->count++;		/* re-entry is local: same token */
-		grant_fields(rq_reply(rq), o, h);
-		return (HR_DONE);
-	}
-	/*
-	 * A cycle through this psyncd's sessions alone is found as for a
-	 * local lock; one through another host's is not (see the note).
-	 */
-	if (timeout != 0 &&
-	    deadlock_check(rq->model, rq->sess, o, mode, msg, sizeof(msg)))
-		return (rq_fail(rq, PSYNC_ERR_WOULD_DEADLOCK, "%s", msg));
-	if (object_check_pending(rq, t) != HR_DONE)
-		return (HR_ERROR);
-	/* A try is judged once its key is in the mirror, not at once. */
-	cw = CW(wait_new(rq, o, timeout == 0 ? TIMEOUT_FOREVER : timeout,
-	    mode, sizeof(*cw)));
-	cw->try = timeout == 0;
-	cwait_need_lease(c, cw);
-	return (HR_PENDING);
-}
-
-static enum hret
-cluster_release_op(struct request *rq, const struct objtype *t)
-{
-	struct object	*o;
-	struct hold	*h = NULL;
-
-	if (object_get(rq, t, false, &o) != HR_DONE)
-		return (HR_ERROR);
-	/* A paused psyncd counts its lease from the last renewal acked. */
-	if (rq->sess->cluster != NULL && csess_expired(rq->sess->cluster))
-		csess_lease_lost(rq->sess->cluster,
-		    "went unrenewed past its TTL");
-	if (o == NULL || (h = hold_find(o, rq->sess)) == NULL)
-		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does "
-		    "not hold %s '%s'%s", (unsigned long long)rq->sess->id,
-		    t->name, QUOTED_NAME(rq), rq->sess->cluster != NULL &&
-		    rq->sess->cluster->lost ? " (cluster holds were lost: its "
-		    "etcd lease could not be kept)" : ""));
-	if (--h->count == 0) {
-		/* Released once etcd deletes the key; the reply need not wait. */
-		chold_free(rq->model, h, true);
-		h = NULL;
-	}
-	if (t == &cluster_rlock_type)
-		reply_int(rq_reply(rq), "count", h != NULL ? h->count : 0);
-	return (HR_DONE);
-}
-
-/*
- * May the key put at rev, in mode, be granted?  Everything ahead of it
- * in the queue (holders included: their keys stay until deleted) must
- * be readers, and a writer must be first.  -1: rev is not in the queue.
- */
-static int
-grantable(const struct cname *n, int64_t rev, uint8_t mode, const char *type)
-{
-	const struct ckey	*k;
-
-	if (n == NULL)
-		return (-1);
-	/*
-	 * Two hosts that enqueue different types at once both put keys:
-	 * the later one (by revision) is a type_mismatch, here.
-	 */
-	TAILQ_FOREACH(k, &n->keys, entry) {
-		if (k->rev == rev)
-			break;
-		if (k->type[0] != '\0' && strcmp(k->type, type) != 0)
-			return (-2);
-	}
-	if (n->set || n->has_value || n->rec.present)
-		return (-2);
-	TAILQ_FOREACH(k, &n->keys, entry) {
-		if (k->rev == rev)
-			return (1);
-		if (mode == MODE_WRITE || k->mode == MODE_WRITE)
-			break;
-	}
-	for (; k != NULL; k = TAILQ_NEXT(k, entry))
-		if (k->rev == rev)
-			return (0);
-	return (-1);
-}
-
-static void
-cluster_queue_pump(struct model *m, struct object *o)
-{
-	struct cluster	*c = m->cluster;
-	struct cname	*n;
-	struct wait	*w, *next;
-	struct cwait	*cw;
-	struct chold	*ch;
-	struct reply	 r;
-	int		 g;
-
-	if (c->revision == 0)
-		return;			/* the mirror is loading */
-	n = cname_find(c, object_name(o), o->namelen);
-	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
-		next = TAILQ_NEXT(w, obj_entry);
-		cw = CW(w);
-		/* Judged only once the mirror has its own key's put. */
-		if (cw->rev == 0 || cw->rev > c->revision)
-			continue;
-		if ((g = grantable(n, cw->rev, w->mode, o->type->name)) == 1) {
-			ch = chold_add(o, w->sess, cw->key, (uint64_t)cw->rev,
-			    w->mode);
-			/* A cond.wait taking its lock back: its depth, its reply. */
-			ch->hold.count = w->regrant != NULL ?
-			    w->regrant->depth(w) : 1;
-			cw->key = NULL;
-			cwait_unqueue(c, cw);
-			wait_reply_init(w, &r);
-			if (w->regrant != NULL)
-				w->regrant->reply(w, ch->hold.token, &r);
-			else
-				grant_fields(&r, o, &ch->hold);
-			wait_complete(m, w, &r);
-		} else if (g == -2) {
-			cwait_abandon(c, cw);
-			wait_fail(m, w, PSYNC_ERR_TYPE_MISMATCH, "another "
-			    "request made this name another type in the cluster "
-			    "first");
-		} else if (g == -1) {
-			cwait_abandon(c, cw);
-			wait_fail(m, w, PSYNC_ERR_UNAVAILABLE, "this request's "
-			    "queue key left etcd before it was granted (its "
-			    "session's lease expired?)");
-		} else if (cw->try) {
-			cwait_abandon(c, cw);
-			wait_reply_init(w, &r);
-			reply_bool(&r, "acquired", false);
-			wait_complete(m, w, &r);
-		}
-	}
-}
-
-static void
-cluster_queue_timed_out(struct model *m, struct wait *w)
-{
-	cwait_abandon(m->cluster, CW(w));
-	wait_timed_out_unacquired(m, w);
-}
-
-static void
-cluster_queue_wait_left(struct model *m, struct wait *w, enum wait_end why)
-{
-	(void)why;
-	cwait_abandon(m->cluster, CW(w));
-}
-
-static void
-cluster_queue_hold_lost(struct model *m, struct object *o, struct hold *h)
-{
-	(void)o;
-	/* A session's end revokes its lease too; a forced delete does not. */
-	chold_free(m, h, true);
-}
-
-static void
-cluster_queue_describe(const struct object *o, json_t *out)
-{
-	const struct hold	*h = TAILQ_FIRST(&o->holders);
-	bool			 writer = h != NULL && h->mode == MODE_WRITE;
-
-	if (o->type == &cluster_rwlock_type) {
-		json_object_set_new(out, "readers", json_integer(writer ? 0 :
-		    o->nholders));
-		json_object_set_new(out, "writer", json_boolean(writer));
-	} else
-		json_object_set_new(out, "held", json_boolean(h != NULL));
-	json_object_set_new(out, "cluster", json_true());
-}
-
-static void
-cluster_queue_describe_hold(const struct hold *h, json_t *out)
-{
-	if (h->obj->type == &cluster_rlock_type)
-		json_object_set_new(out, "count", json_integer(h->count));
-	if (h->obj->type == &cluster_rwlock_type)
-		json_object_set_new(out, "mode", json_string(mode_name(h->mode)));
-	json_object_set_new(out, "token", json_integer((json_int_t)h->token));
-}
-
-static void
-cluster_queue_describe_wait(const struct wait *w, json_t *out)
-{
-	if (w->obj->type == &cluster_rwlock_type)
-		json_object_set_new(out, "mode", json_string(mode_name(w->mode)));
-}
-
-static enum hret
-cluster_lock_acquire(struct request *rq)
-{
-	return (cluster_acquire_op(rq, &cluster_lock_type, MODE_WRITE));
-}
-
-static enum hret
-cluster_lock_release(struct request *rq)
-{
-	return (cluster_release_op(rq, &cluster_lock_type));
-}
-
-static enum hret
-cluster_rlock_acquire(struct request *rq)
-{
-	return (cluster_acquire_op(rq, &cluster_rlock_type, MODE_WRITE));
-}
-
-static enum hret
-cluster_rlock_release(struct request *rq)
-{
-	return (cluster_release_op(rq, &cluster_rlock_type));
-}
-
-static enum hret
-cluster_rwlock_acquire(struct request *rq)
-{
-	const char	*mode;
-	size_t		 len;
-
-	if (rq_opt_string(rq, "mode", &mode, &len) != HR_DONE)
-		return (HR_ERROR);
-	if (mode != NULL && len == 4 && memcmp(mode, "read", 4) == 0)
-		return (cluster_acquire_op(rq, &cluster_rwlock_type,
-		    MODE_READ));
-	if (mode != NULL && len == 5 && memcmp(mode, "write", 5) == 0)
-		return (cluster_acquire_op(rq, &cluster_rwlock_type,
-		    MODE_WRITE));
-	return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-	    "field 'mode' must be \"read\" or \"write\""));
-}
-
-static enum hret
-cluster_rwlock_release(struct request *rq)
-{
-	return (cluster_release_op(rq, &cluster_rwlock_type));
-}
-
-static const struct verb cluster_none[] = { { 0, NULL } };
-
-#define CLUSTER_QUEUE_TYPE(tname, tarticle, tkind)			\
-	.name = tname,							\
-	.article = tarticle,						\
-	.kind = tkind,							\
-	.size = sizeof(struct object),					\
-	.verbs = cluster_none,						\
-	.is_fresh = object_always_fresh,				\
-	.pump = cluster_queue_pump,					\
-	.hold_lost = cluster_queue_hold_lost,				\
-	.wait_left = cluster_queue_wait_left,				\
-	.timed_out = cluster_queue_timed_out,				\
-	.describe = cluster_queue_describe,				\
-	.describe_hold = cluster_queue_describe_hold,			\
-	.describe_wait = cluster_queue_describe_wait,			\
-	.in_graph = true
-
-/* Two rwlock requests that can hold together: readers. */
-static bool
-cluster_rwlock_compatible(uint8_t a, uint8_t b)
-{
-	return (a == MODE_READ && b == MODE_READ);
-}
-
-const struct objtype cluster_lock_type = {
-	CLUSTER_QUEUE_TYPE("lock", "a", OBJ_LOCK)
-};
-
-const struct objtype cluster_rlock_type = {
-	CLUSTER_QUEUE_TYPE("rlock", "an", OBJ_RLOCK)
-};
-
-const struct objtype cluster_rwlock_type = {
-	CLUSTER_QUEUE_TYPE("rwlock", "an", OBJ_RWLOCK),
-	.compatible = cluster_rwlock_compatible
-};
-
-/*
- * Events and counters: each request is one etcd call (a counter's add a
- * few, when another host's add comes between), answered through a wait
- * on the name's local object, so that a session's end or a cancel drops
- * the answer as for any wait.  event.wait is a plain wait, settled from
- * the mirror.
- */
-
-enum ccall_op {
-	CC_EVENT_SET, CC_EVENT_CLEAR, CC_EVENT_IS_SET,
-	CC_COUNTER_GET, CC_COUNTER_SET, CC_COUNTER_ADD, CC_COUNTER_CAS
-};
-
-#define ADD_TRIES	1000		/* another host's add came between */
-
-struct ccall {
-	struct cluster		*c;
-	struct cwait		*cw;		/* NULL once its wait ended */
-	enum ccall_op		 op;
-	json_int_t		 arg, arg2;	/* delta or value; expect */
-	int64_t			 mod;		/* add: the value's mod revision */
-	json_int_t		 cur;		/* add: the value at mod */
-	int			 tries;
-	char			 key[KEY_MAX];
-};
-
-static void	ccall_send(struct ccall *);
-
-static json_t *
-decimal_b64(json_int_t v)
-{
-	char	buf[32];
-
-	snprintf(buf, sizeof(buf), "%lld", (long long)v);
-	return (etcd_b64(buf, strlen(buf)));
-}
-
-/* Put v at key, or delete it for 0: a counter at 0 is no key at all. */
-static json_t *
-counter_store_req(const char *key, json_int_t v)
-{
-	if (v == 0)
-		return (json_pack("{s:{s:o}}", "request_delete_range", "key",
-		    etcd_b64(key, strlen(key))));
-	return (json_pack("{s:{s:o,s:o}}", "request_put", "key",
-	    etcd_b64(key, strlen(key)), "value", decimal_b64(v)));
-}
-
-/* The first range response's value and mod revision in a txn reply. */
-static void
-txn_range(const json_t *reply, json_int_t *v, int64_t *mod)
-{
-	json_t	*kv = json_array_get(json_object_get(json_object_get(
-		    json_array_get(json_object_get(reply, "responses"), 0),
-		    "response_range"), "kvs"), 0);
-	char	 buf[32];
-
-	*v = 0;
-	*mod = 0;
-	if (kv != NULL && etcd_unb64(json_object_get(kv, "value"), buf,
-	    sizeof(buf)) != -1) {
-		*v = strtoll(buf, NULL, 10);
-		*mod = etcd_int(kv, "mod_revision");
-	}
-}
-
-static void
-ccall_done(void *arg, json_t *reply, const char *err)
-{
-	struct ccall	*k = arg;
-	struct cluster	*c = k->c;
-	struct cwait	*cw = k->cw;
-	struct reply	 r;
-	json_int_t	 v;
-	int64_t		 mod;
-	char		 msg[400];
-	bool		 ok;
-
-	if (cw == NULL) {		/* its wait ended: nobody to tell */
-		free(k);
-		return;
-	}
-	if (reply == NULL) {
-		cw->call = NULL;
-		snprintf(msg, sizeof(msg), "the cluster cannot be reached: %s",
-		    err);
-		wait_fail(c->m, &cw->w, PSYNC_ERR_UNAVAILABLE, msg);
-		free(k);
-		object_settle_all(c->m);
-		return;
-	}
-	ok = json_is_true(json_object_get(reply, "succeeded"));
-	wait_reply_init(&cw->w, &r);
-	switch (k->op) {
-	case CC_EVENT_IS_SET:
-		reply_bool(&r, "set", etcd_int(reply, "count") > 0);
-		break;
-	case CC_COUNTER_GET:
-		txn_range(reply, &v, &mod);
-		reply_int(&r, "value", v);
-		break;
-	case CC_COUNTER_SET:
-		reply_int(&r, "value", k->arg);
-		break;
-	case CC_COUNTER_ADD:
-		if (!ok) {
-			/* Another add came between: again from its value. */
-			txn_range(reply, &k->cur, &k->mod);
-			reply_clear(&r);
-			if (++k->tries < ADD_TRIES) {
-				ccall_send(k);		/* may end the wait */
-				object_settle_all(c->m);
-				return;
-			}
-			cw->call = NULL;
-			wait_fail(c->m, &cw->w, PSYNC_ERR_BUSY, "counter.add "
-			    "lost the race to other hosts' adds 1000 times");
-			free(k);
-			object_settle_all(c->m);
-			return;
-		}
-		reply_int(&r, "value", k->cur + k->arg);
-		break;
-	case CC_COUNTER_CAS:
-		if (ok) {
-			reply_bool(&r, "swapped", true);
-			reply_int(&r, "value", k->arg);
-		} else {
-			txn_range(reply, &v, &mod);
-			reply_bool(&r, "swapped", false);
-			reply_int(&r, "value", v);
-		}
-		break;
-	default:			/* set, clear: {} */
-		break;
-	}
-	cw->call = NULL;
-	wait_complete(c->m, &cw->w, &r);
-	free(k);
-	object_settle_all(c->m);
-}
-
-static void
-ccall_send(struct ccall *k)
-{
-	struct cluster	*c = k->c;
-	json_t		*req, *key = etcd_b64(k->key, strlen(k->key));
-	json_t		*cmp;
-	json_int_t	 v;
-	const char	*path = "/v3/kv/txn";
-	char		 msg[300];
-
-	switch (k->op) {
-	case CC_EVENT_SET:
-		path = "/v3/kv/put";
-		req = json_pack("{s:o,s:o}", "key", key, "value",
-		    etcd_b64("1", 1));
-		break;
-	case CC_EVENT_CLEAR:
-		path = "/v3/kv/deleterange";
-		req = json_pack("{s:o}", "key", key);
-		break;
-	case CC_EVENT_IS_SET:
-		path = "/v3/kv/range";
-		req = json_pack("{s:o,s:b}", "key", key, "count_only", 1);
-		break;
-	case CC_COUNTER_GET:
-		/* A txn of one range, so that txn_range reads it. */
-		req = json_pack("{s:[],s:[{s:{s:o}}]}", "compare", "success",
-		    "request_range", "key", key);
-		break;
-	case CC_COUNTER_SET:
-		req = json_pack("{s:[],s:[o]}", "compare", "success",
-		    counter_store_req(k->key, k->arg));
-		json_decref(key);
-		break;
-	case CC_COUNTER_ADD:
-		if (__builtin_add_overflow(k->cur, k->arg, &v)) {
-			json_decref(key);
-			snprintf(msg, sizeof(msg), "counter '%s': %lld + %lld "
-			    "overflows a signed 64-bit counter",
-			    QUOTED_OBJ(k->cw->w.obj), (long long)k->cur,
-			    (long long)k->arg);
-			/* Settled by the caller: a handler or ccall_done. */
-			k->cw->call = NULL;
-			wait_fail(c->m, &k->cw->w, PSYNC_ERR_WOULD_EXCEED, msg);
-			free(k);
-			return;
-		}
-		/* Only if nobody changed it since the value we add to. */
-		cmp = json_pack("{s:s,s:s,s:O,s:o}", "target", "MOD", "result",
-		    "EQUAL", "key", key, "mod_revision", etcd_int_json(k->mod));
-		req = json_pack("{s:[o],s:[o],s:[{s:{s:o}}]}", "compare", cmp,
-		    "success", counter_store_req(k->key, v), "failure",
-		    "request_range", "key", key);
-		break;
-	case CC_COUNTER_CAS:
-		/* 0 is no key (version 0); anything else its decimal text. */
-		if (k->arg2 == 0)
-			cmp = json_pack("{s:s,s:s,s:O,s:s}", "target", "VERSION",
-			    "result", "EQUAL", "key", key, "version", "0");
-		else
-			cmp = json_pack("{s:s,s:s,s:O,s:o}", "target", "VALUE",
-			    "result", "EQUAL", "key", key, "value",
-			    decimal_b64(k->arg2));
-		req = json_pack("{s:[o],s:[o],s:[{s:{s:o}}]}", "compare", cmp,
-		    "success", counter_store_req(k->key, k->arg), "failure",
-		    "request_range", "key", key);
-		break;
-	default:
-		json_decref(key);
-		return;
-	}
-	etcd_post(c->etcd, path, req, ccall_done, k);
-}
-
-/* Start rq as one etcd call on its name's local object of type t. */
-static enum hret
-ccall_start(struct request *rq, const struct objtype *t, enum ccall_op op,
-    json_int_t arg, json_int_t arg2)
-{
-	struct cluster	*c = rq->model->cluster;
-	struct object	*o;
-	struct cwait	*cw;
-	struct ccall	*k;
-	struct cname	*n;
-
-	if (cluster_admit(rq, t) != HR_DONE ||
-	    object_get(rq, t, true, &o) != HR_DONE ||
-	    object_check_pending(rq, t) != HR_DONE)
-		return (HR_ERROR);
-	cw = CW(wait_new(rq, o, TIMEOUT_FOREVER, 0, sizeof(*cw)));
-	k = xcalloc(1, sizeof(*k));
-	k->c = c;
-	k->cw = cw;
-	k->op = op;
-	k->arg = arg;
-	k->arg2 = arg2;
-	snprintf(k->key, sizeof(k->key), OBJ_ROOT "%s/%s", object_name(o),
-	    t == &cluster_event_type ? "set" : "v");
-	if (op == CC_COUNTER_ADD &&
-	    (n = cname_find(c, object_name(o), o->namelen)) != NULL &&
-	    n->has_value) {
-		/* The mirror's guess; a miss costs one more round trip. */
-		k->cur = n->value;
-		k->mod = n->value_mod;
-	}
-	cw->call = k;
-	ccall_send(k);
-	return (HR_PENDING);
-}
-
-/* A call's wait ended first (session gone, cancel): drop the answer. */
-static void
-cluster_call_wait_left(struct model *m, struct wait *w, enum wait_end why)
-{
-	struct cwait	*cw = CW(w);
-
-	(void)m;
-	(void)why;
-	if (cw->call != NULL) {
-		cw->call->cw = NULL;
-		cw->call = NULL;
-	}
-}
-
-static void
-cluster_call_timed_out(struct model *m, struct wait *w)
-{
-	struct reply	r;
-
-	/* Only event.wait has a deadline: it was not set in time. */
-	cluster_call_wait_left(m, w, WAIT_CANCELLED);
-	wait_reply_init(w, &r);
-	reply_bool(&r, "set", false);
-	wait_complete(m, w, &r);
-}
-
-/* The mirror shows the event set: every event.wait is answered. */
-static void
-cluster_event_pump(struct model *m, struct object *o)
-{
-	struct cluster	*c = m->cluster;
-	struct cname	*n;
-	struct wait	*w, *next;
-	struct reply	 r;
-
-	if (c->revision == 0 ||
-	    (n = cname_find(c, object_name(o), o->namelen)) == NULL ||
-	    !n->set)
-		return;
-	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
-		next = TAILQ_NEXT(w, obj_entry);
-		if (CW(w)->call != NULL)
-			continue;	/* a set/clear/is_set in flight */
-		wait_reply_init(w, &r);
-		reply_bool(&r, "set", true);
-		wait_complete(m, w, &r);
-	}
-}
-
-static enum hret
-cluster_event_set(struct request *rq)
-{
-	return (ccall_start(rq, &cluster_event_type, CC_EVENT_SET, 0, 0));
-}
-
-static enum hret
-cluster_event_clear(struct request *rq)
-{
-	return (ccall_start(rq, &cluster_event_type, CC_EVENT_CLEAR, 0, 0));
-}
-
-static enum hret
-cluster_event_is_set(struct request *rq)
-{
-	return (ccall_start(rq, &cluster_event_type, CC_EVENT_IS_SET, 0, 0));
-}
-
-static enum hret
-cluster_event_wait(struct request *rq)
-{
-	struct cluster	*c = rq->model->cluster;
-	struct object	*o;
-	struct cname	*n;
-	double		 timeout;
-
-	if (rq_timeout(rq, &timeout) != HR_DONE ||
-	    cluster_admit(rq, &cluster_event_type) != HR_DONE ||
-	    object_get(rq, &cluster_event_type, true, &o) != HR_DONE)
-		return (HR_ERROR);
-	if (c->revision == 0)
-		return (rq_fail(rq, PSYNC_ERR_UNAVAILABLE, "the cluster cannot "
-		    "be reached: this psyncd has not loaded etcd's state"));
-	n = cname_find(c, object_name(o), o->namelen);
-	if ((n != NULL && n->set) || timeout == 0) {
-		reply_bool(rq_reply(rq), "set", n != NULL && n->set);
-		return (HR_DONE);
-	}
-	if (object_check_pending(rq, &cluster_event_type) != HR_DONE)
-		return (HR_ERROR);
-	wait_new(rq, o, timeout, 0, sizeof(struct cwait));
-	return (HR_PENDING);
-}
-
-static enum hret
-cluster_counter_get(struct request *rq)
-{
-	return (ccall_start(rq, &cluster_counter_type, CC_COUNTER_GET, 0, 0));
-}
-
-static enum hret
-cluster_counter_set(struct request *rq)
-{
-	json_int_t	v;
-
-	if (rq_int(rq, "value", true, 0, &v) != HR_DONE)
-		return (HR_ERROR);
-	return (ccall_start(rq, &cluster_counter_type, CC_COUNTER_SET, v, 0));
-}
-
-static enum hret
-cluster_counter_add(struct request *rq)
-{
-	json_int_t	d;
-
-	if (rq_int(rq, "delta", true, 0, &d) != HR_DONE)
-		return (HR_ERROR);
-	return (ccall_start(rq, &cluster_counter_type, CC_COUNTER_ADD, d, 0));
-}
-
-static enum hret
-cluster_counter_cas(struct request *rq)
-{
-	json_int_t	expect, v;
-
-	if (rq_int(rq, "expect", true, 0, &expect) != HR_DONE ||
-	    rq_int(rq, "value", true, 0, &v) != HR_DONE)
-		return (HR_ERROR);
-	return (ccall_start(rq, &cluster_counter_type, CC_COUNTER_CAS, v,
-	    expect));
-}
-
-static void
-cluster_flag_describe(const struct object *o, json_t *out)
-{
-	(void)o;
-	json_object_set_new(out, "cluster", json_true());
-}
-
-const struct objtype cluster_event_type = {
-	.name = "event",
-	.article = "an",
-	.kind = OBJ_EVENT,
-	.size = sizeof(struct object),
-	.verbs = cluster_none,
-	.is_fresh = object_always_fresh,
-	.pump = cluster_event_pump,
-	.wait_left = cluster_call_wait_left,
-	.timed_out = cluster_call_timed_out,
-	.describe = cluster_flag_describe,
-};
-
-const struct objtype cluster_counter_type = {
-	.name = "counter",
-	.article = "a",
-	.kind = OBJ_COUNTER,
-	.size = sizeof(struct object),
-	.verbs = cluster_none,
-	.is_fresh = object_always_fresh,
-	.wait_left = cluster_call_wait_left,
-	.timed_out = cluster_call_timed_out,
-	.describe = cluster_flag_describe,
-};
 
 /*
  * The first key of n's queue that does not hold (NULL: all hold): the
@@ -2106,7 +1137,7 @@ record_describe(const struct cname *n, json_t *out)
 	if (!r->present)
 		return;
 	if (r->kind == CK_SEM) {
-		json_object_set_new(out, "value", json_integer(sem_value_of(r,
+		json_object_set_new(out, "value", json_integer(cluster_sem_value_of(r,
 		    (json_int_t)n->nkeys)));
 		json_object_set_new(out, "initial", json_integer(r->initial));
 		json_object_set_new(out, "bounded", json_boolean(r->bounded));
@@ -2148,7 +1179,7 @@ cluster_info(struct request *rq)
 
 	if (rq_name(rq, "name", &name, &len) != HR_DONE)
 		return (HR_ERROR);
-	if ((n = cname_find(c, name, len)) == NULL) {
+	if ((n = cluster_name_find(c, name, len)) == NULL) {
 		/* Nothing queued anywhere: known only if it exists here. */
 		if (object_find(rq->model, name, len) == NULL)
 			return (rq_fail(rq, PSYNC_ERR_NOT_FOUND, "no object "
@@ -2180,7 +1211,7 @@ cluster_info(struct request *rq)
 		json_object_set_new(e, "token", json_integer(k->rev));
 		if (k->mode == MODE_READ || strcmp(type, "rwlock") == 0)
 			json_object_set_new(e, "mode",
-			    json_string(mode_name(k->mode)));
+			    json_string(cluster_mode_name(k->mode)));
 		if (k == end)
 			holding = false;
 		json_array_append_new(holding ? holders : waiters, e);
@@ -2256,1582 +1287,44 @@ cluster_list(struct cluster *c, struct model *m, const char *prefix,
 	}
 }
 
-/*
- * Semaphores and barriers.  Each keeps its shared state in one record
- * key (.../sem, .../bar; not leased), changed only by a compare-and-swap
- * on its mod revision (struct rcall: a step decides from the state, a
- * txn writes it, and a lost race steps again from what etcd returned).
- * Queue keys tie it to sessions' leases as for locks:
- *
- * - A semaphore's queue is FIFO by creation revision, and its first
- *   `units` keys hold (owned: the key is the held unit, deleted with its
- *   lease) or may take a unit (unowned: one txn decrements the record
- *   and deletes the key, so the unit is consumed).
- * - A barrier.wait is one txn that puts the party's leased key (with its
- *   round) and counts it in the record; the arrival that makes `parties`
- *   trips the round (round + 1).  Each psyncd ends its parties' waits
- *   when its mirror applies the record's change, in revision order;
- *   indices are the parties' ranks by creation revision.  A party key
- *   that leaves etcd while the record still counts it (its psyncd or
- *   host gone) makes any psyncd that sees it break the barrier.
- */
+/* What the types on the cluster share. */
 
-static void	rcall_run(struct rcall *);
+const struct verb cluster_none[] = { { 0, NULL } };
 
-static bool
-is_barrier_op(enum rcall_op op)
+bool
+cluster_is_queue(const struct object *o)
 {
-	return (op >= RC_BAR_ARRIVE);
+	return (o->type == &cluster_lock_type ||
+	    o->type == &cluster_rlock_type || o->type == &cluster_rwlock_type);
 }
 
-/* A call on name's record for cw (or none), from the mirror's state. */
-static struct rcall *
-rcall_new(struct cluster *c, struct cwait *cw, enum rcall_op op,
-    const char *name, size_t len)
+/* Are o's holds keys in etcd (a lock type's, an owned semaphore's)? */
+bool
+cluster_is_held(const struct object *o)
 {
-	struct rcall	*k;
-	struct cname	*n;
-
-	k = xcalloc(1, sizeof(*k));
-	k->c = c;
-	k->cw = cw;
-	k->op = op;
-	snprintf(k->name, sizeof(k->name), "%.*s", (int)len, name);
-	snprintf(k->key, sizeof(k->key), OBJ_ROOT "%s/%s", k->name,
-	    is_barrier_op(op) ? "bar" : "sem");
-	snprintf(k->queue, sizeof(k->queue), OBJ_ROOT "%s" QUEUE_SEP, k->name);
-	if ((n = cname_find(c, name, len)) != NULL && n->rec.present)
-		k->rec = n->rec;
-	if (cw != NULL)
-		cw->rcall = k;
-	return (k);
-}
-
-static void
-rcall_free(struct rcall *k)
-{
-	struct cname	*n;
-
-	if (k->cw != NULL)
-		k->cw->rcall = NULL;
-	if (k->op == RC_BAR_BREAK && (n = cname_find(k->c, k->name,
-	    strlen(k->name))) != NULL)
-		n->breaking = false;
-	json_decref(k->cmps);
-	json_decref(k->ops);
-	free(k->party);
-	free(k);
-}
-
-/* End k and its wait with r (cleared; untouched if k has no wait). */
-static void
-rcall_complete(struct rcall *k, struct reply *r)
-{
-	struct model	*m = k->c->m;
-	struct cwait	*cw = k->cw;
-
-	rcall_free(k);
-	if (cw != NULL)
-		wait_complete(m, &cw->w, r);
-}
-
-/* Start the reply to k's wait, if it has one (false: it has none). */
-static bool
-rcall_reply(struct rcall *k, struct reply *r)
-{
-	if (k->cw == NULL)
-		return (false);
-	wait_reply_init(&k->cw->w, r);
-	return (true);
-}
-
-static void	cwait_abandon(struct cluster *, struct cwait *);
-
-/* End k, failing its wait with err and the message. */
-static void __attribute__((format(printf, 3, 4)))
-rcall_fail(struct rcall *k, enum psync_err err, const char *fmt, ...)
-{
-	struct cluster	*c = k->c;
-	struct cwait	*cw = k->cw;
-	char		 msg[400];
-	va_list		 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	rcall_free(k);
-	if (cw != NULL) {
-		cwait_abandon(c, cw);
-		wait_fail(c->m, &cw->w, err, msg);
-	}
-}
-
-/* Add a put of key (value text, under lease unless 0) to k's write. */
-static void
-rcall_put(struct rcall *k, const char *key, const char *value, int64_t lease)
-{
-	json_t	*put;
-
-	put = json_pack("{s:o,s:o}", "key", etcd_b64(key, strlen(key)),
-	    "value", etcd_b64(value, strlen(value)));
-	if (lease != 0)
-		json_object_set_new(put, "lease", etcd_int_json(lease));
-	json_array_append_new(k->ops, json_pack("{s:o}", "request_put", put));
-}
-
-static void
-rcall_delete_op(struct rcall *k, const char *key)
-{
-	json_array_append_new(k->ops, json_pack("{s:{s:o}}",
-	    "request_delete_range", "key", etcd_b64(key, strlen(key))));
-}
-
-/* Every call's read: the record, and how many keys its queue has. */
-static json_t *
-rcall_reads(const struct rcall *k)
-{
-	char	end[KEY_MAX];
-	size_t	len = strlen(k->queue);
-
-	memcpy(end, k->queue, len + 1);
-	end[len - 1]++;			/* ".../q/" .. ".../q0" */
-	return (json_pack("[{s:{s:o}},{s:{s:o,s:o,s:b}}]",
-	    "request_range", "key", etcd_b64(k->key, strlen(k->key)),
-	    "request_range", "key", etcd_b64(k->queue, len), "range_end",
-	    etcd_b64(end, len), "count_only", 1));
-}
-
-/* The record and queue size from a txn's reads, for a step to go on. */
-static void
-rcall_parse_reads(struct rcall *k, const json_t *reply)
-{
-	json_t	*resp = json_object_get(reply, "responses");
-	json_t	*kv = json_array_get(json_object_get(json_object_get(
-		    json_array_get(resp, 0), "response_range"), "kvs"), 0);
-	char	 text[1024];
-
-	memset(&k->rec, 0, sizeof(k->rec));
-	if (kv != NULL && etcd_unb64(json_object_get(kv, "value"), text,
-	    sizeof(text)) != -1)
-		record_parse(text, is_barrier_op(k->op) ? CK_BAR : CK_SEM,
-		    etcd_int(kv, "mod_revision"), &k->rec);
-	k->queued = etcd_int(json_object_get(json_array_get(resp, 1),
-	    "response_range"), "count");
-	k->fresh = true;
-}
-
-static void	rcall_committed(struct rcall *, int64_t);
-
-static void
-rcall_done(void *arg, json_t *reply, const char *err)
-{
-	struct rcall	*k = arg;
-	struct cluster	*c = k->c;
-	struct cwait	*cw = k->cw;
-
-	if (reply == NULL) {
-		if (err == ETCD_CLOSING) {
-			rcall_free(k);
-			return;
-		}
-		if (k->sent == RS_WRITE && k->op == RC_BAR_ARRIVE && cw != NULL) {
-			free(cw->key);
-			cw->key = NULL;
-		}
-		rcall_fail(k, PSYNC_ERR_UNAVAILABLE, "the cluster cannot be "
-		    "reached: %s", err);
-		object_settle_all(c->m);
-		return;
-	}
-	if (k->sent == RS_WRITE &&
-	    json_is_true(json_object_get(reply, "succeeded"))) {
-		rcall_committed(k, etcd_int(json_object_get(reply, "header"),
-		    "revision"));
-		object_settle_all(c->m);
-		return;
-	}
-	if (k->sent == RS_WRITE && k->op == RC_SEM_TAKE) {
-		/* Judged again once the mirror has what came between. */
-		if (cw != NULL) {
-			cw->take_failed = k->rec.mod;
-			object_touch(c->m, cw->w.obj);
-		}
-		rcall_free(k);
-		object_settle_all(c->m);
-		return;
-	}
-	if (k->sent == RS_WRITE && k->op == RC_BAR_ARRIVE) {
-		/* Its party key was not put. */
-		free(k->party);
-		k->party = NULL;
-		if (cw != NULL) {
-			free(cw->key);
-			cw->key = NULL;
-		} else {
-			rcall_free(k);
-			return;
-		}
-	}
-	if (++k->tries >= RCALL_TRIES) {
-		rcall_fail(k, PSYNC_ERR_BUSY, "%s '%s' changed under this "
-		    "request %d times: other hosts' changes kept coming between",
-		    is_barrier_op(k->op) ? "barrier" : "semaphore",
-		    QUOTED(k->name, strlen(k->name)), RCALL_TRIES);
-		object_settle_all(c->m);
-		return;
-	}
-	rcall_parse_reads(k, reply);
-	rcall_run(k);
-	object_settle_all(c->m);
-}
-
-static void
-rcall_send(struct rcall *k, enum rstep s)
-{
-	json_t	*req, *key = etcd_b64(k->key, strlen(k->key));
-
-	k->sent = s;
-	if (s == RS_READ) {
-		json_decref(key);
-		req = json_pack("{s:[],s:o}", "compare", "success",
-		    rcall_reads(k));
-	} else {
-		/* Only from the state the step decided on; the record last. */
-		json_array_insert_new(k->cmps, 0, json_pack("{s:s,s:s,s:O,"
-		    "s:o}", "target", "MOD", "result", "EQUAL", "key", key,
-		    "mod_revision", etcd_int_json(k->rec.mod)));
-		json_array_append_new(k->ops, json_pack("{s:{s:o,s:o}}",
-		    "request_put", "key", key, "value", record_b64(&k->want)));
-		req = json_pack("{s:O,s:O,s:o}", "compare", k->cmps,
-		    "success", k->ops, "failure", rcall_reads(k));
-	}
-	if (etcd_post(k->c->etcd, "/v3/kv/txn", req, rcall_done, k) == NULL)
-		rcall_free(k);		/* etcd_free is running */
-}
-
-/* Semaphores. */
-
-/* The mirror's count of name's queue keys (k's, when fresh). */
-static json_int_t
-rcall_queued(const struct rcall *k)
-{
-	struct cname	*n;
-
-	if (k->fresh)
-		return (k->queued);
-	n = cname_find(k->c, k->name, strlen(k->name));
-	return (n != NULL ? (json_int_t)n->nkeys : 0);
-}
-
-static const char *
-tf(bool b)
-{
-	return (b ? "true" : "false");
-}
-
-/*
- * Open k's semaphore as sem.* does: created from "value" (and
- * "bounded", "owned") if need be, or checked against them.  -1: it is
- * there and matches; else the step's result.
- */
-static int
-sem_open(struct rcall *k)
-{
-	struct crecord	*w = &k->want;
-
-	if (!k->rec.present) {
-		if (!k->given) {
-			if (!k->fresh)
-				return (RS_READ);
-			rcall_fail(k, PSYNC_ERR_NOT_FOUND, "no semaphore '%s' "
-			    "(give \"value\" to create it)",
-			    QUOTED(k->name, strlen(k->name)));
-			return (RS_DONE);
-		}
-		memset(w, 0, sizeof(*w));
-		w->present = true;
-		w->kind = CK_SEM;
-		w->initial = w->units = k->n;
-		w->bounded = k->bounded;
-		w->owned = k->owned;
-		k->creating = true;
-		return (RS_WRITE);
-	}
-	if (k->given && (k->n != k->rec.initial ||
-	    k->bounded != k->rec.bounded || k->owned != k->rec.owned)) {
-		rcall_fail(k, PSYNC_ERR_PARAM_MISMATCH, "semaphore '%s' exists "
-		    "with value %lld, bounded %s, owned %s; this request has "
-		    "value %lld, bounded %s, owned %s",
-		    QUOTED(k->name, strlen(k->name)),
-		    (long long)k->rec.initial, tf(k->rec.bounded),
-		    tf(k->rec.owned), (long long)k->n, tf(k->bounded),
-		    tf(k->owned));
-		return (RS_DONE);
-	}
-	return (-1);
-}
-
-static void	cwait_need_lease(struct cluster *, struct cwait *);
-
-static enum rstep
-sem_step(struct rcall *k)
-{
-	struct cluster	*c;
-	struct cwait	*cw = k->cw;
-	struct reply	 r;
-	json_int_t	 held;
-	int		 s;
-
-	if (k->op == RC_SEM_TAKE) {
-		if (cw == NULL) {
-			rcall_free(k);
-			return (RS_DONE);
-		}
-		/* Consume a unit and the waiter's key, both or neither. */
-		k->want.units--;
-		json_array_append_new(k->cmps, json_pack("{s:s,s:s,s:o,s:o}",
-		    "target", "CREATE", "result", "EQUAL", "key",
-		    etcd_b64(cw->key, strlen(cw->key)), "create_revision",
-		    etcd_int_json(cw->rev)));
-		rcall_delete_op(k, cw->key);
-		return (RS_WRITE);
-	}
-	if ((s = sem_open(k)) != -1)
-		return ((enum rstep)s);
-	switch (k->op) {
-	case RC_SEM_ACQUIRE:
-		/* It exists: queue as a lock does. */
-		c = k->c;
-		rcall_free(k);
-		if (cw != NULL)
-			cwait_need_lease(c, cw);
-		return (RS_DONE);
-	case RC_SEM_SIGNAL:
-		held = k->rec.owned ? k->rec.units - sem_value_of(&k->rec,
-		    rcall_queued(k)) : 0;
-		if ((k->rec.bounded &&
-		    k->rec.units + k->units > k->rec.initial) ||
-		    k->rec.units + k->units > SEM_VALUE_MAX) {
-			/* Refused only on etcd's word: the mirror may trail. */
-			if (!k->fresh)
-				return (RS_READ);
-			rcall_fail(k, PSYNC_ERR_WOULD_EXCEED, "releasing %lld "
-			    "unit%s of %ssemaphore '%s' would exceed %s (value "
-			    "%lld, %lld held)", (long long)k->units,
-			    k->units == 1 ? "" : "s",
-			    k->rec.bounded ? "bounded " : "",
-			    QUOTED(k->name, strlen(k->name)), k->rec.bounded ?
-			    "its initial value" : "2^53",
-			    (long long)(k->rec.units - held), (long long)held);
-			return (RS_DONE);
-		}
-		k->want.units += k->units;
-		return (RS_WRITE);
-	case RC_SEM_VALUE:
-		if (!k->fresh)
-			return (RS_READ);
-		if (rcall_reply(k, &r))
-			reply_int(&r, "value", sem_value_of(&k->rec, k->queued));
-		rcall_complete(k, &r);
-		return (RS_DONE);
-	default:
-		rcall_free(k);
-		return (RS_DONE);
-	}
-}
-
-/* Barriers. */
-
-/* "session 4 (pid 77) on host h": who broke or reset a barrier. */
-static void
-rcall_who(struct rcall *k, const struct session *s, const char *did)
-{
-	char	who[48];
-
-	snprintf(k->why, sizeof(k->why), "%s on %.64s %s",
-	    session_who(s, who, sizeof(who)), k->c->host, did);
-}
-
-/*
- * Open k's barrier: created from "parties" if need be (into k->want),
- * or checked against them.  -1: go on from k->want; else the result.
- */
-static int
-bar_open(struct rcall *k)
-{
-	struct crecord	*w = &k->want;
-
-	if (!k->rec.present) {
-		if (!k->given) {
-			if (!k->fresh)
-				return (RS_READ);
-			if (k->party != NULL) {
-				cluster_delete(k->c, k->party);
-				k->party = NULL;
-			}
-			rcall_fail(k, PSYNC_ERR_NOT_FOUND, "no barrier '%s' "
-			    "(give \"parties\" to create it)",
-			    QUOTED(k->name, strlen(k->name)));
-			return (RS_DONE);
-		}
-		memset(w, 0, sizeof(*w));
-		w->present = true;
-		w->kind = CK_BAR;
-		w->parties = k->n;
-		w->round = 1;
-		return (-1);
-	}
-	if (k->given && k->n != k->rec.parties) {
-		rcall_fail(k, PSYNC_ERR_PARAM_MISMATCH, "barrier '%s' exists "
-		    "with %lld parties; this request has %lld parties",
-		    QUOTED(k->name, strlen(k->name)),
-		    (long long)k->rec.parties, (long long)k->n);
-		return (RS_DONE);
-	}
-	return (-1);
-}
-
-static enum rstep
-bar_arrive_step(struct rcall *k, struct crecord *w)
-{
-	struct cluster_session	*cs;
-	struct session		*s;
-	char			 key[KEY_MAX], value[300];
-
-	if (w->broken) {
-		if (!k->fresh)
-			return (RS_READ);	/* a reset may have come */
-		rcall_fail(k, PSYNC_ERR_BROKEN, "barrier '%s' is broken (%s); "
-		    "reset it to use it again", QUOTED(k->name,
-		    strlen(k->name)), w->why);
-		return (RS_DONE);
-	}
-	if (k->cw == NULL) {		/* its wait ended during a read */
-		rcall_free(k);
-		return (RS_DONE);
-	}
-	s = k->cw->w.sess;
-	cs = s->cluster;
-	k->round = w->round;
-	if (w->arrived + 1 >= w->parties) {
-		/* The last arrival: the round trips. */
-		w->round++;
-		w->arrived = 0;
-		w->was_reset = false;
-		w->why[0] = '\0';
-	} else if (k->try) {
-		/* Not waiting breaks it, as a timeout does. */
-		k->broke = true;
-		w->broken = true;
-		rcall_who(k, s, "tried with timeout 0 and did not wait");
-		snprintf(w->why, sizeof(w->why), "%s", k->why);
-		k->waiting = w->arrived;
-		return (RS_WRITE);
-	} else
-		w->arrived++;
-	snprintf(key, sizeof(key), OBJ_ROOT "%s" QUEUE_SEP "%" PRIx64 ".%"
-	    PRIx64 ".w", k->name, (uint64_t)k->lease, ++cs->seq);
-	snprintf(value, sizeof(value), "{\"type\":\"barrier\",\"round\":%lld,"
-	    "\"session\":%llu,\"pid\":%ld,\"host\":\"%s\"}",
-	    (long long)k->round, (unsigned long long)s->id, (long)s->pid,
-	    k->c->host);
-	/* Put before the record: the mirror sees the party, then the trip. */
-	rcall_put(k, key, value, k->lease);
-	free(k->party);
-	k->party = xstrdup(key);
-	free(k->cw->key);
-	k->cw->key = xstrdup(key);
-	k->cw->round = k->round;
-	return (RS_WRITE);
-}
-
-static enum rstep
-bar_step(struct rcall *k)
-{
-	struct crecord	*w = &k->want;
-	struct reply	 r;
-	int		 s;
-
-	if ((s = bar_open(k)) != -1)
-		return ((enum rstep)s);
-	switch (k->op) {
-	case RC_BAR_ARRIVE:
-		return (bar_arrive_step(k, w));
-	case RC_BAR_BREAK:
-	case RC_BAR_WITHDRAW:
-		/* Only the round it was about, and only once. */
-		if (w->broken || (k->round != 0 && w->round != k->round)) {
-			if (!k->fresh)
-				return (RS_READ);	/* the mirror may trail */
-			if (k->party != NULL) {
-				cluster_delete(k->c, k->party);
-				k->party = NULL;
-			}
-			(void)rcall_reply(k, &r); /* abort, broken: {} */
-			rcall_complete(k, &r);
-			return (RS_DONE);
-		}
-		if (k->op == RC_BAR_BREAK) {
-			w->broken = true;
-			snprintf(w->why, sizeof(w->why), "%s", k->why);
-		} else if (w->arrived > 0)
-			w->arrived--;
-		if (k->party != NULL)
-			rcall_delete_op(k, k->party);
-		return (RS_WRITE);
-	case RC_BAR_RESET:
-		w->round++;
-		w->arrived = 0;
-		w->broken = false;
-		w->was_reset = true;
-		snprintf(w->why, sizeof(w->why), "%s", k->why);
-		return (RS_WRITE);
-	case RC_BAR_INFO:
-		if (!k->rec.present) {
-			k->creating = true;	/* "parties" made it */
-			return (RS_WRITE);
-		}
-		if (!k->fresh)
-			return (RS_READ);
-		if (rcall_reply(k, &r)) {
-			reply_int(&r, "parties", w->parties);
-			reply_int(&r, "n_waiting", w->broken ? 0 : w->arrived);
-			reply_bool(&r, "broken", w->broken);
-		}
-		rcall_complete(k, &r);
-		return (RS_DONE);
-	default:
-		rcall_free(k);
-		return (RS_DONE);
-	}
-}
-
-static void
-rcall_run(struct rcall *k)
-{
-	enum rstep	s;
-
-	json_decref(k->cmps);
-	json_decref(k->ops);
-	k->cmps = json_array();
-	k->ops = json_array();
-	k->want = k->rec;
-	k->creating = false;
-	s = is_barrier_op(k->op) ? bar_step(k) : sem_step(k);
-	if (s != RS_DONE)
-		rcall_send(k, s);
-}
-
-/* A leaving party's call: a break or a withdrawal of its round. */
-static void
-bar_leave(struct cluster *c, const char *name, enum rcall_op op,
-    json_int_t round, char *party, const char *why)
-{
-	struct rcall	*k;
-
-	k = rcall_new(c, NULL, op, name, strlen(name));
-	k->round = round;
-	k->party = party;
-	snprintf(k->why, sizeof(k->why), "%s", why);
-	rcall_run(k);
-}
-
-static void
-rcall_committed(struct rcall *k, int64_t rev)
-{
-	struct cluster	*c = k->c;
-	struct cwait	*cw = k->cw;
-	struct cname	*n;
-	struct reply	 r;
-	char		*party;
-
-	if (k->creating) {
-		/* Created: now the request itself, from what it wrote. */
-		k->rec = k->want;
-		k->rec.mod = rev;
-		k->fresh = true;
-		k->queued = 0;
-		rcall_run(k);
-		return;
-	}
-	switch (k->op) {
-	case RC_SEM_TAKE:
-		if (cw == NULL) {
-			/* Its wait ended meanwhile: the unit goes back. */
-			k->op = RC_SEM_SIGNAL;
-			k->given = false;
-			k->units = 1;
-			k->rec = k->want;
-			k->rec.mod = rev;
-			k->fresh = false;
-			rcall_run(k);
-			return;
-		}
-		free(cw->key);		/* the txn deleted it */
-		cw->key = NULL;
-		cwait_unqueue(c, cw);
-		wait_reply_init(&cw->w, &r);
-		reply_bool(&r, "acquired", true);
-		reply_int(&r, "value", k->want.units);
-		rcall_complete(k, &r);
-		return;
-	case RC_SEM_SIGNAL:
-		if (rcall_reply(k, &r)) {
-			n = cname_find(c, k->name, strlen(k->name));
-			reply_int(&r, "value", sem_value_of(&k->want,
-			    n != NULL ? (json_int_t)n->nkeys : 0));
-		}
-		rcall_complete(k, &r);
-		return;
-	case RC_BAR_ARRIVE:
-		if (k->broke) {
-			rcall_fail(k, PSYNC_ERR_BROKEN, "timed out: %lld of "
-			    "%lld parties were waiting; barrier '%s' is now "
-			    "broken", (long long)k->waiting,
-			    (long long)k->want.parties,
-			    QUOTED(k->name, strlen(k->name)));
-			return;
-		}
-		if (cw == NULL && k->after != RC_NONE) {
-			/* Its wait left while it arrived: it leaves now. */
-			party = k->party;
-			k->party = NULL;
-			bar_leave(c, k->name, k->after, k->round, party,
-			    k->why);
-		}
-		/* The mirror ends the wait when the round ends. */
-		rcall_free(k);
-		return;
-	default:
-		/* A break, a withdrawal, a reset: its party key went too. */
-		free(k->party);
-		k->party = NULL;
-		(void)rcall_reply(k, &r);	/* {} */
-		rcall_complete(k, &r);
-		return;
-	}
-}
-
-/*
- * The mirror has applied a change of n's barrier record from old: the
- * local parties of old's round learn its end (tripped: their ranks; or
- * broken), before any later change is applied.
- */
-static void
-barrier_transition(struct cluster *c, struct cname *n,
-    const struct crecord *old)
-{
-	struct object	*o = object_find(c->m, n->name, n->namelen);
-	struct wait	*w;
-	struct cwait	*cw;
-	struct ckey	*k;
-	json_int_t	 rank;
-	bool		 ended, tripped;
-
-	if (o == NULL || o->type != &cluster_barrier_type || !old->present)
-		return;
-	ended = n->rec.round > old->round;
-	tripped = ended && !n->rec.was_reset;
-	if (!ended && !(n->rec.broken && !old->broken))
-		return;
-	TAILQ_FOREACH(w, &o->waiters, obj_entry) {
-		cw = CW(w);
-		if (cw->resolved || cw->key == NULL || cw->round != old->round)
-			continue;
-		rank = 0;
-		TAILQ_FOREACH(k, &n->keys, entry) {
-			if (strcmp(k->key, cw->key) == 0)
-				break;
-			if (k->round == old->round)
-				rank++;
-		}
-		if (k == NULL)
-			continue;		/* its arrival is not in */
-		cw->resolved = true;
-		cw->index = tripped ? rank : -1;
-		snprintf(cw->why, sizeof(cw->why), "%s", n->rec.why);
-	}
-	object_touch(c->m, o);
-}
-
-/* Requests. */
-
-struct sem_args {
-	bool		given;		/* "value": create or check */
-	json_int_t	value;
-	bool		bounded, owned;
-};
-
-/* The request's semaphore parameters, read as sem.c reads them. */
-static enum hret
-sem_args(struct request *rq, struct sem_args *a)
-{
-	a->given = json_object_get(rq->json, "value") != NULL;
-	if (rq_int(rq, "value", false, 0, &a->value) != HR_DONE ||
-	    rq_bool(rq, "bounded", false, &a->bounded) != HR_DONE ||
-	    rq_bool(rq, "owned", true, &a->owned) != HR_DONE)
-		return (HR_ERROR);
-	if (a->value < 0 || a->value > SEM_VALUE_MAX)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'value' "
-		    "must be from 0 to 2^53"));
-	return (HR_DONE);
-}
-
-/* A wait on rq's cluster semaphore for a call op: its object. */
-static enum hret
-sem_begin(struct request *rq, const struct sem_args *a, double timeout,
-    enum rcall_op op, struct rcall **out)
-{
-	struct object	*o;
-	struct cwait	*cw;
-	struct rcall	*k;
-
-	if (cluster_admit(rq, &cluster_sem_type) != HR_DONE ||
-	    object_get(rq, &cluster_sem_type, true, &o) != HR_DONE ||
-	    object_check_pending(rq, &cluster_sem_type) != HR_DONE)
-		return (HR_ERROR);
-	/* A try is judged once its key is in the mirror, not at once. */
-	cw = CW(wait_new(rq, o, timeout == 0 ? TIMEOUT_FOREVER : timeout, 0,
-	    sizeof(*cw)));
-	cw->try = timeout == 0;
-	k = rcall_new(rq->model->cluster, cw, op, object_name(o), o->namelen);
-	k->given = a->given;
-	k->n = a->value;
-	k->bounded = a->bounded;
-	k->owned = a->owned;
-	*out = k;
-	return (HR_DONE);
-}
-
-static enum hret
-cluster_sem_acquire(struct request *rq)
-{
-	struct sem_args	 a;
-	struct rcall	*k;
-	double		 timeout;
-
-	if (rq_timeout(rq, &timeout) != HR_DONE || sem_args(rq, &a) != HR_DONE ||
-	    sem_begin(rq, &a, timeout, RC_SEM_ACQUIRE, &k) != HR_DONE)
-		return (HR_ERROR);
-	rcall_run(k);
-	return (HR_PENDING);
-}
-
-static enum hret
-cluster_sem_release(struct request *rq)
-{
-	struct cluster	*c = rq->model->cluster;
-	struct sem_args	 a;
-	struct object	*o;
-	struct hold	*h;
-	struct cname	*n;
-	struct rcall	*k;
-	json_int_t	 units, give, queued;
-
-	if (rq_int(rq, "n", false, 1, &units) != HR_DONE)
-		return (HR_ERROR);
-	if (units < 1 || units > SEM_VALUE_MAX)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field 'n' must be from 1 to 2^53"));
-	if (sem_args(rq, &a) != HR_DONE ||
-	    cluster_admit(rq, &cluster_sem_type) != HR_DONE ||
-	    object_get(rq, &cluster_sem_type, true, &o) != HR_DONE)
-		return (HR_ERROR);
-	h = hold_find(o, rq->sess);
-	give = h == NULL ? 0 : units < h->count ? units : h->count;
-	n = cname_find(c, object_name(o), o->namelen);
-	queued = n != NULL ? (json_int_t)n->nkeys : 0;
-	/* A bounded one's units are all in its holders' keys or its value. */
-	if (give > 0 && give < units && n != NULL && n->rec.bounded)
-		return (rq_fail(rq, PSYNC_ERR_WOULD_EXCEED, "releasing %lld "
-		    "units of bounded semaphore '%s' would exceed its initial "
-		    "value %lld (value %lld, %lld held)", (long long)units,
-		    QUOTED_OBJ(o), (long long)n->rec.initial,
-		    (long long)sem_value_of(&n->rec, queued),
-		    (long long)(n->rec.units - sem_value_of(&n->rec, queued))));
-	if (give > 0) {
-		/* First its own units: deleting their keys frees them. */
-		chold_give(c, h, (uint32_t)give);
-		h->count -= (uint32_t)give;
-		if (h->count == 0)
-			chold_free(rq->model, h, false);
-		queued -= give;
-	}
-	if (give == units) {
-		reply_int(rq_reply(rq), "value", n != NULL && n->rec.present ?
-		    sem_value_of(&n->rec, queued) : 0);
-		return (HR_DONE);
-	}
-	if (sem_begin(rq, &a, TIMEOUT_FOREVER, RC_SEM_SIGNAL, &k) != HR_DONE)
-		return (HR_ERROR);
-	k->units = units - give;
-	rcall_run(k);
-	return (HR_PENDING);
-}
-
-static enum hret
-cluster_sem_value(struct request *rq)
-{
-	struct sem_args	 a;
-	struct rcall	*k;
-
-	if (sem_args(rq, &a) != HR_DONE ||
-	    sem_begin(rq, &a, TIMEOUT_FOREVER, RC_SEM_VALUE, &k) != HR_DONE)
-		return (HR_ERROR);
-	rcall_run(k);
-	return (HR_PENDING);
-}
-
-/*
- * Waiters at the front of the queue hold (owned) or take a unit
- * (unowned), in FIFO order, once the mirror has their keys.
- */
-static void
-cluster_sem_pump(struct model *m, struct object *o)
-{
-	struct cluster	*c = m->cluster;
-	struct cname	*n;
-	struct wait	*w, *next;
-	struct cwait	*cw;
-	struct chold	*ch;
-	struct ckey	*k;
-	struct rcall	*call;
-	struct reply	 r;
-	json_int_t	 pos;
-
-	if (c->revision == 0)
-		return;
-	n = cname_find(c, object_name(o), o->namelen);
-	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
-		next = TAILQ_NEXT(w, obj_entry);
-		cw = CW(w);
-		if (cw->rcall != NULL || cw->rev == 0 || cw->rev > c->revision)
-			continue;
-		pos = 0;
-		k = NULL;
-		if (n != NULL) {
-			TAILQ_FOREACH(k, &n->keys, entry) {
-				if (k->rev == cw->rev)
-					break;
-				pos++;
-			}
-		}
-		if (k == NULL || !n->rec.present) {
-			cwait_abandon(c, cw);
-			wait_fail(m, w, PSYNC_ERR_UNAVAILABLE, "this request's "
-			    "queue key left etcd before it was granted (its "
-			    "session's lease expired?)");
-			continue;
-		}
-		if (pos < n->rec.units && n->rec.owned) {
-			ch = chold_add(o, w->sess, cw->key, (uint64_t)cw->rev, 0);
-			ch->hold.count = ch->nkeys;
-			cw->key = NULL;
-			cwait_unqueue(c, cw);
-			wait_reply_init(w, &r);
-			reply_bool(&r, "acquired", true);
-			reply_int(&r, "value", sem_value_of(&n->rec,
-			    (json_int_t)n->nkeys));
-			wait_complete(m, w, &r);
-		} else if (pos < n->rec.units) {
-			if (n->rec.mod == cw->take_failed)
-				continue;	/* the mirror is behind */
-			call = rcall_new(c, cw, RC_SEM_TAKE, n->name,
-			    n->namelen);
-			rcall_run(call);
-		} else if (cw->try) {
-			cwait_abandon(c, cw);
-			wait_reply_init(w, &r);
-			reply_bool(&r, "acquired", false);
-			reply_int(&r, "value", sem_value_of(&n->rec,
-			    (json_int_t)n->nkeys));
-			wait_complete(m, w, &r);
-		}
-	}
-}
-
-static void
-cluster_sem_timed_out(struct model *m, struct wait *w)
-{
-	struct cname	*n;
-	struct reply	 r;
-
-	cwait_abandon(m->cluster, CW(w));
-	n = cname_find(m->cluster, object_name(w->obj), w->obj->namelen);
-	wait_reply_init(w, &r);
-	reply_bool(&r, "acquired", false);
-	reply_int(&r, "value", n != NULL ? sem_value_of(&n->rec,
-	    (json_int_t)n->nkeys) : 0);
-	wait_complete(m, w, &r);
+	return (cluster_is_queue(o) || o->type == &cluster_sem_type);
 }
 
-static void
-cluster_sem_wait_left(struct model *m, struct wait *w, enum wait_end why)
+const char *
+cluster_mode_name(uint8_t mode)
 {
-	(void)why;
-	cwait_abandon(m->cluster, CW(w));
+	return (mode == MODE_WRITE ? "write" : "read");
 }
 
-static void
-cluster_sem_describe_hold(const struct hold *h, json_t *out)
+void
+cluster_hold_lost(struct model *m, struct object *o, struct hold *h)
 {
-	json_object_set_new(out, "units", json_integer(h->count));
+	(void)o;
+	/* A session's end revokes its lease too; a forced delete does not. */
+	cluster_hold_free(m, h, true);
 }
 
-/* The request's barrier parameter, read as barrier.c reads it. */
-static enum hret
-bar_begin(struct request *rq, double timeout, enum rcall_op op,
-    struct rcall **out)
+void
+cluster_flag_describe(const struct object *o, json_t *out)
 {
-	struct object	*o;
-	struct cwait	*cw;
-	struct rcall	*k;
-	json_int_t	 parties;
-	bool		 given;
-
-	given = json_object_get(rq->json, "parties") != NULL;
-	if (rq_int(rq, "parties", false, 0, &parties) != HR_DONE)
-		return (HR_ERROR);
-	if (given && (parties < 1 || parties > BARRIER_PARTIES_MAX))
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'parties' "
-		    "must be from 1 to %d", BARRIER_PARTIES_MAX));
-	if (cluster_admit(rq, &cluster_barrier_type) != HR_DONE ||
-	    object_get(rq, &cluster_barrier_type, true, &o) != HR_DONE ||
-	    object_check_pending(rq, &cluster_barrier_type) != HR_DONE)
-		return (HR_ERROR);
-	cw = CW(wait_new(rq, o, timeout == 0 ? TIMEOUT_FOREVER : timeout, 0,
-	    sizeof(*cw)));
-	k = rcall_new(rq->model->cluster, cw, op, object_name(o), o->namelen);
-	k->given = given;
-	k->n = parties;
-	k->try = timeout == 0;
-	*out = k;
-	return (HR_DONE);
-}
-
-static enum hret
-cluster_barrier_wait(struct request *rq)
-{
-	struct rcall	*k;
-	double		 timeout;
-
-	if (rq_timeout(rq, &timeout) != HR_DONE ||
-	    bar_begin(rq, timeout, RC_BAR_ARRIVE, &k) != HR_DONE)
-		return (HR_ERROR);
-	/* Its txn puts a leased key: it is sent once there is a lease. */
-	cwait_need_lease(rq->model->cluster, k->cw);
-	return (HR_PENDING);
-}
-
-static enum hret
-cluster_barrier_call(struct request *rq, enum rcall_op op, const char *did)
-{
-	struct rcall	*k;
-
-	if (bar_begin(rq, TIMEOUT_FOREVER, op, &k) != HR_DONE)
-		return (HR_ERROR);
-	if (did != NULL)
-		rcall_who(k, rq->sess, did);
-	rcall_run(k);
-	return (HR_PENDING);
-}
-
-static enum hret
-cluster_barrier_abort(struct request *rq)
-{
-	return (cluster_barrier_call(rq, RC_BAR_BREAK, "aborted it"));
-}
-
-static enum hret
-cluster_barrier_reset(struct request *rq)
-{
-	return (cluster_barrier_call(rq, RC_BAR_RESET, "reset it"));
-}
-
-static enum hret
-cluster_barrier_info(struct request *rq)
-{
-	return (cluster_barrier_call(rq, RC_BAR_INFO, NULL));
-}
-
-/*
- * A party leaves before its round ended (then: a withdrawal for a
- * cancel, a break otherwise), did saying how.  An arrival in flight
- * leaves once it is in.
- */
-static void
-bar_party_leaves(struct cluster *c, struct cwait *cw, enum rcall_op then,
-    const char *did)
-{
-	struct rcall	*k = cw->rcall;
-	char		 who[48], why[256];
-
-	snprintf(why, sizeof(why), "%s on %.64s %s", session_who(cw->w.sess,
-	    who, sizeof(who)), c->host, did);
-	if (k != NULL && k->party != NULL) {
-		k->after = then;
-		snprintf(k->why, sizeof(k->why), "%s", why);
-		free(cw->key);
-		cw->key = NULL;
-	} else if (k == NULL && cw->key != NULL) {
-		bar_leave(c, object_name(cw->w.obj), then, cw->round, cw->key,
-		    why);
-		cw->key = NULL;
-	}
-	cwait_abandon(c, cw);
-}
-
-/* End the parties whose round the mirror saw end; break for lost ones. */
-static void
-cluster_barrier_pump(struct model *m, struct object *o)
-{
-	struct cluster	*c = m->cluster;
-	struct cname	*n;
-	struct wait	*w, *next;
-	struct cwait	*cw;
-	struct ckey	*k;
-	struct reply	 r;
-	char		 msg[800];
-	json_int_t	 count = 0;
-
-	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
-		next = TAILQ_NEXT(w, obj_entry);
-		cw = CW(w);
-		if (!cw->resolved)
-			continue;
-		cwait_abandon(c, cw);	/* its key goes: the round is over */
-		if (cw->index >= 0) {
-			wait_reply_init(w, &r);
-			reply_int(&r, "index", cw->index);
-			wait_complete(m, w, &r);
-		} else {
-			snprintf(msg, sizeof(msg), "barrier '%s' is broken: %s",
-			    QUOTED_OBJ(o), cw->why);
-			wait_fail(m, w, PSYNC_ERR_BROKEN, msg);
-		}
-	}
-	n = cname_find(c, object_name(o), o->namelen);
-	if (c->revision == 0 || n == NULL || !n->rec.present ||
-	    n->rec.kind != CK_BAR || n->rec.broken || n->breaking)
-		return;
-	TAILQ_FOREACH(k, &n->keys, entry)
-		if (k->round == n->rec.round)
-			count++;
-	if (count >= n->rec.arrived)
-		return;
-	/* A party counted in the round has no key: its lease is gone. */
-	n->breaking = true;
-	bar_leave(c, n->name, RC_BAR_BREAK, n->rec.round, NULL, "a party's "
-	    "psyncd or host is gone (its etcd lease expired)");
-}
-
-static void
-cluster_barrier_timed_out(struct model *m, struct wait *w)
-{
-	struct cluster	*c = m->cluster;
-	struct cwait	*cw = CW(w);
-	struct cname	*n;
-	char		 msg[300];
-
-	if (cw->resolved) {
-		cluster_barrier_pump(m, w->obj);	/* it ended in time */
-		return;
-	}
-	n = cname_find(c, object_name(w->obj), w->obj->namelen);
-	snprintf(msg, sizeof(msg), "timed out: %lld of %lld parties were "
-	    "waiting; barrier '%s' is now broken", n != NULL ?
-	    (long long)n->rec.arrived : 0LL, n != NULL ?
-	    (long long)n->rec.parties : 0LL, QUOTED_OBJ(w->obj));
-	bar_party_leaves(c, cw, RC_BAR_BREAK, "timed out waiting");
-	wait_fail(m, w, PSYNC_ERR_BROKEN, msg);
-}
-
-/* A party's death breaks the barrier; a cancel only withdraws it. */
-static void
-cluster_barrier_wait_left(struct model *m, struct wait *w, enum wait_end why)
-{
-	struct cwait	*cw = CW(w);
-
-	if (cw->resolved || cw->w.obj == NULL) {
-		cwait_abandon(m->cluster, cw);
-		return;
-	}
-	if (why == WAIT_CANCELLED)
-		bar_party_leaves(m->cluster, cw, RC_BAR_WITHDRAW,
-		    "cancelled its wait");
-	else
-		bar_party_leaves(m->cluster, cw, RC_BAR_BREAK,
-		    "left: its connection closed or its process exited");
-}
-
-const struct objtype cluster_sem_type = {
-	.name = "semaphore",
-	.article = "a",
-	.kind = OBJ_SEM,
-	.size = sizeof(struct object),
-	.verbs = cluster_none,
-	.is_fresh = object_always_fresh,
-	.pump = cluster_sem_pump,
-	.hold_lost = cluster_queue_hold_lost,
-	.wait_left = cluster_sem_wait_left,
-	.timed_out = cluster_sem_timed_out,
-	.describe = cluster_flag_describe,
-	.describe_hold = cluster_sem_describe_hold,
-};
-
-const struct objtype cluster_barrier_type = {
-	.name = "barrier",
-	.article = "a",
-	.kind = OBJ_BARRIER,
-	.size = sizeof(struct object),
-	.verbs = cluster_none,
-	.is_fresh = object_always_fresh,
-	.pump = cluster_barrier_pump,
-	.wait_left = cluster_barrier_wait_left,
-	.timed_out = cluster_barrier_timed_out,
-	.describe = cluster_flag_describe,
-};
-
-
-/*
- * Conditions.  A cond.wait is one txn that puts the waiter's key in the
- * condition's queue (leased; FIFO by creation revision) and deletes its
- * lock's key: the lock is released and the wait registered at once, so
- * no notify that follows the release can miss it.  A notify rewrites
- * the oldest waiters' keys with "notified": true, each compared on its
- * creation revision; each waiter's psyncd sees that in its mirror and
- * queues for the lock again, as a local cond.wait does, replying
- * {notified, token} once it holds it.  The timeout bounds only the wait
- * for a notify.
- */
-
-#define NOTIFY_BATCH	32	/* keys per txn: etcd allows 128 ops */
-
-static uint32_t
-cluster_cond_depth(const struct wait *w)
-{
-	return (CW(w)->depth);
-}
-
-static void
-cluster_cond_reply(const struct wait *w, uint64_t token, struct reply *r)
-{
-	reply_bool(r, "notified", CW(w)->notified);
-	reply_int(r, "token", (json_int_t)token);
-}
-
-static void
-cluster_cond_deleted(const struct wait *w, char *msg, size_t size)
-{
-	snprintf(msg, size, "%s '%s' was deleted while this cond.wait "
-	    "waited to take it back; it is not held", w->obj->type->name,
-	    QUOTED_OBJ(w->obj));
-}
-
-static const struct regrant cluster_cond_regrant = {
-	.depth = cluster_cond_depth,
-	.reply = cluster_cond_reply,
-	.deleted = cluster_cond_deleted,
-};
-
-/* The lock keys cw released: deleted (unless its txn did), then freed. */
-static void
-cond_drop_lock_keys(struct cluster *c, struct cwait *cw, bool delete)
-{
-	while (cw->nlock_keys > 0) {
-		cw->nlock_keys--;
-		if (delete)
-			cluster_delete(c, cw->lock_keys[cw->nlock_keys]);
-		else
-			free(cw->lock_keys[cw->nlock_keys]);
-	}
-	free(cw->lock_keys);
-	cw->lock_keys = NULL;
-}
-
-/* cw leaves the condition: nothing of it stays there; its lock unpinned. */
-static void
-cond_leave(struct cluster *c, struct cwait *cw)
-{
-	cwait_abandon(c, cw);
-	cond_drop_lock_keys(c, cw, true);
-	if (cw->lock != NULL) {
-		cw->lock->pins--;
-		object_touch(c->m, cw->lock);
-		cw->lock = NULL;
-	}
-}
-
-/* Notified, or timed out: w queues for its lock again. */
-static void
-cond_wake(struct model *m, struct wait *w, bool notified)
-{
-	struct cwait	*cw = CW(w);
-	struct object	*lo = cw->lock;
-
-	lo->pins++;			/* cond_leave unpins it */
-	cond_leave(m->cluster, cw);
-	lo->pins--;
-	cw->notified = notified;
-	cw->rev = 0;
-	w->regrant = &cluster_cond_regrant;
-	wait_move(m, w, lo);
-	cwait_need_lease(m->cluster, cw);
-}
-
-/* The cond.wait's txn: its key in, its lock's keys out. */
-static void
-cond_send(struct cop *op)
-{
-	struct cluster_session	*cs = op->cs;
-	struct session		*s = cs->s;
-	struct cwait		*cw = op->cw;
-	struct object		*o = cw->w.obj;
-	char			 key[KEY_MAX], *value;
-	json_t			*ops, *v;
-	uint32_t		 i;
-
-	snprintf(key, sizeof(key), OBJ_ROOT "%s" QUEUE_SEP "%" PRIx64 ".%"
-	    PRIx64 ".w", object_name(o), (uint64_t)cs->lease, ++cs->seq);
-	v = json_pack("{s:s,s:s%,s:I,s:I,s:s}", "type", "condition", "lock",
-	    object_name(cw->lock), cw->lock->namelen, "session",
-	    (json_int_t)s->id, "pid", (json_int_t)s->pid, "host", cs->c->host);
-	value = json_dumps(v, JSON_COMPACT);
-	json_decref(v);
-	ops = json_array();
-	json_array_append_new(ops, json_pack("{s:{s:o,s:o,s:o}}",
-	    "request_put", "key", etcd_b64(key, strlen(key)), "value",
-	    etcd_b64(value, strlen(value)), "lease", etcd_int_json(cs->lease)));
-	free(value);
-	for (i = 0; i < cw->nlock_keys; i++)
-		json_array_append_new(ops, json_pack("{s:{s:o}}",
-		    "request_delete_range", "key", etcd_b64(cw->lock_keys[i],
-		    strlen(cw->lock_keys[i]))));
-	op->key = xstrdup(key);
-	etcd_post(cs->c->etcd, "/v3/kv/txn", json_pack("{s:[],s:o}",
-	    "compare", "success", ops), cop_put_cb, op);
-}
-
-static enum hret
-cluster_cond_wait(struct request *rq)
-{
-	struct cluster	*c = rq->model->cluster;
-	struct object	*co, *lo;
-	struct hold	*h;
-	struct chold	*ch;
-	struct cwait	*cw;
-	const char	*lname;
-	size_t		 llen;
-	double		 timeout;
-
-	if (rq_timeout(rq, &timeout) != HR_DONE ||
-	    rq_name(rq, "lock", &lname, &llen) != HR_DONE ||
-	    cluster_admit(rq, &cluster_cond_type) != HR_DONE)
-		return (HR_ERROR);
-	if (llen < c->prefix_len || memcmp(lname, c->prefix,
-	    c->prefix_len) != 0)
-		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is a "
-		    "cluster condition: its lock must be a cluster lock or "
-		    "rlock too (a name under the --cluster-prefix), and '%s' "
-		    "is not", QUOTED_NAME(rq), QUOTED(lname, llen)));
-	lo = object_find(rq->model, lname, llen);
-	if (lo != NULL && lo->type != &cluster_lock_type &&
-	    lo->type != &cluster_rlock_type)
-		return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is %s %s; "
-		    "cond.wait needs a lock or an rlock", QUOTED(lname, llen),
-		    lo->type->article, lo->type->name));
-	if (lo == NULL || (h = hold_find(lo, rq->sess)) == NULL)
-		return (rq_fail(rq, PSYNC_ERR_NOT_OWNER, "session %llu does "
-		    "not hold '%s'", (unsigned long long)rq->sess->id,
-		    QUOTED(lname, llen)));
-	if (object_get(rq, &cluster_cond_type, true, &co) != HR_DONE ||
-	    object_check_pending(rq, &cluster_cond_type) != HR_DONE)
-		return (HR_ERROR);
-	cw = CW(wait_new(rq, co, timeout, 0, sizeof(*cw)));
-	cw->lock = lo;
-	lo->pins++;
-	cw->depth = h->count;
-	/* The lock is released now; its keys go in the wait's txn. */
-	ch = CHOLD(h);
-	cw->lock_keys = ch->keys;
-	cw->nlock_keys = ch->nkeys;
-	ch->keys = NULL;
-	ch->nkeys = 0;
-	chold_free(rq->model, h, false);
-	cwait_need_lease(c, cw);
-	return (HR_PENDING);
-}
-
-/* A notify: reads the condition's queue, then wakes the oldest. */
-struct cnotify {
-	struct cluster		*c;
-	struct cwait		*cw;		/* its own wait; NULL: ended */
-	json_int_t		 want;		/* still to wake */
-	json_int_t		 woken;
-	json_int_t		 batch;		/* in the txn in flight */
-	int			 tries;
-	char			 queue[KEY_MAX];
-};
-
-static void	cnotify_read(struct cnotify *);
-
-/* The notify's wait ended first (its session gone): nobody to answer. */
-static void
-cwait_notify_detach(struct cnotify *k)
-{
-	k->cw = NULL;
-}
-
-static void
-cnotify_free(struct cnotify *k)
-{
-	if (k->cw != NULL)
-		k->cw->notify = NULL;
-	free(k);
-}
-
-/* End k: its wait answered {woken}, or failed with err. */
-static void
-cnotify_finish(struct cnotify *k, const char *err)
-{
-	struct cluster	*c = k->c;
-	struct cwait	*cw = k->cw;
-	json_int_t	 woken = k->woken;
-	struct reply	 r;
-	char		 msg[400];
-
-	cnotify_free(k);
-	if (cw == NULL)
-		return;
-	if (err != NULL) {
-		snprintf(msg, sizeof(msg), "the cluster cannot be reached: %s",
-		    err);
-		wait_fail(c->m, &cw->w, PSYNC_ERR_UNAVAILABLE, msg);
-		return;
-	}
-	wait_reply_init(&cw->w, &r);
-	reply_int(&r, "woken", woken);
-	wait_complete(c->m, &cw->w, &r);
-}
-
-static int
-kv_by_create(const void *a, const void *b)
-{
-	int64_t	x = etcd_int(*(json_t *const *)a, "create_revision");
-	int64_t	y = etcd_int(*(json_t *const *)b, "create_revision");
-
-	return (x < y ? -1 : x > y);
-}
-
-static void
-cnotify_written(void *arg, json_t *reply, const char *err)
-{
-	struct cnotify	*k = arg;
-
-	if (reply == NULL) {
-		if (err != ETCD_CLOSING)
-			cnotify_finish(k, err);
-		else
-			cnotify_free(k);
-		object_settle_all(k->c->m);
-		return;
-	}
-	if (json_is_true(json_object_get(reply, "succeeded"))) {
-		k->woken += k->batch;
-		k->want -= k->batch;
-	} else if (++k->tries >= RCALL_TRIES)
-		k->want = 0;		/* a waiter keeps leaving: enough */
-	k->batch = 0;
-	cnotify_read(k);
-}
-
-/* The queue as etcd has it: wake up to want of its oldest unnotified. */
-static void
-cnotify_queue(void *arg, json_t *reply, const char *err)
-{
-	struct cnotify	*k = arg;
-	struct cluster	*c = k->c;
-	json_t		*kvs, *kv, **sorted, *cmps, *ops, *v;
-	char		 text[1024], *value;
-	size_t		 i, n;
-
-	if (reply == NULL) {
-		if (err != ETCD_CLOSING)
-			cnotify_finish(k, err);
-		else
-			cnotify_free(k);
-		object_settle_all(c->m);
-		return;
-	}
-	kvs = json_object_get(reply, "kvs");
-	n = json_array_size(kvs);
-	sorted = xreallocarray(NULL, n, sizeof(*sorted));
-	for (i = 0; i < n; i++)
-		sorted[i] = json_array_get(kvs, i);
-	qsort(sorted, n, sizeof(*sorted), kv_by_create);
-	cmps = json_array();
-	ops = json_array();
-	for (i = 0; i < n && k->batch < k->want &&
-	    k->batch < NOTIFY_BATCH; i++) {
-		kv = sorted[i];
-		if (etcd_unb64(json_object_get(kv, "value"), text,
-		    sizeof(text)) == -1 ||
-		    (v = json_loads(text, 0, NULL)) == NULL)
-			continue;
-		if (json_is_true(json_object_get(v, "notified"))) {
-			json_decref(v);
-			continue;
-		}
-		json_object_set_new(v, "notified", json_true());
-		value = json_dumps(v, JSON_COMPACT);
-		json_decref(v);
-		json_array_append_new(cmps, json_pack("{s:s,s:s,s:O,s:O}",
-		    "target", "CREATE", "result", "EQUAL", "key",
-		    json_object_get(kv, "key"), "create_revision",
-		    json_object_get(kv, "create_revision")));
-		json_array_append_new(ops, json_pack("{s:{s:O,s:o,s:O}}",
-		    "request_put", "key", json_object_get(kv, "key"), "value",
-		    etcd_b64(value, strlen(value)), "lease",
-		    json_object_get(kv, "lease")));
-		free(value);
-		k->batch++;
-	}
-	free(sorted);
-	if (k->batch == 0) {
-		json_decref(cmps);
-		json_decref(ops);
-		cnotify_finish(k, NULL);
-		object_settle_all(c->m);
-		return;
-	}
-	if (etcd_post(c->etcd, "/v3/kv/txn", json_pack("{s:o,s:o}",
-	    "compare", cmps, "success", ops), cnotify_written, k) == NULL)
-		cnotify_free(k);
-}
-
-static void
-cnotify_read(struct cnotify *k)
-{
-	char	end[KEY_MAX];
-	size_t	len = strlen(k->queue);
-
-	if (k->want <= 0) {
-		cnotify_finish(k, NULL);
-		return;
-	}
-	memcpy(end, k->queue, len + 1);
-	end[len - 1]++;
-	if (etcd_post(k->c->etcd, "/v3/kv/range", json_pack("{s:o,s:o}",
-	    "key", etcd_b64(k->queue, len), "range_end", etcd_b64(end, len)),
-	    cnotify_queue, k) == NULL)
-		cnotify_free(k);
-}
-
-static enum hret
-cluster_cond_notify_n(struct request *rq, json_int_t n)
-{
-	struct object	*o;
-	struct cnotify	*k;
-
-	if (cluster_admit(rq, &cluster_cond_type) != HR_DONE ||
-	    object_get(rq, &cluster_cond_type, true, &o) != HR_DONE ||
-	    object_check_pending(rq, &cluster_cond_type) != HR_DONE)
-		return (HR_ERROR);
-	k = xcalloc(1, sizeof(*k));
-	k->c = rq->model->cluster;
-	k->want = n;
-	snprintf(k->queue, sizeof(k->queue), OBJ_ROOT "%s" QUEUE_SEP,
-	    object_name(o));
-	k->cw = CW(wait_new(rq, o, TIMEOUT_FOREVER, 0, sizeof(struct cwait)));
-	k->cw->notify = k;
-	cnotify_read(k);
-	return (HR_PENDING);
-}
-
-static enum hret
-cluster_cond_notify(struct request *rq)
-{
-	json_int_t	n;
-
-	if (rq_int(rq, "n", false, 1, &n) != HR_DONE)
-		return (HR_ERROR);
-	if (n < 0)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field 'n' must not be negative"));
-	return (cluster_cond_notify_n(rq, n));
-}
-
-static enum hret
-cluster_cond_notify_all(struct request *rq)
-{
-	return (cluster_cond_notify_n(rq, INT64_MAX));
-}
-
-/* Waiters whose keys the mirror shows notified take their lock back. */
-static void
-cluster_cond_pump(struct model *m, struct object *o)
-{
-	struct cluster	*c = m->cluster;
-	struct cname	*n;
-	struct wait	*w, *next;
-	struct cwait	*cw;
-	struct ckey	*k;
-
-	if (c->revision == 0)
-		return;
-	n = cname_find(c, object_name(o), o->namelen);
-	for (w = TAILQ_FIRST(&o->waiters); w != NULL; w = next) {
-		next = TAILQ_NEXT(w, obj_entry);
-		cw = CW(w);
-		if (cw->lock == NULL || cw->rev == 0 || cw->rev > c->revision)
-			continue;	/* a notify's, or its txn in flight */
-		k = NULL;
-		if (n != NULL)
-			TAILQ_FOREACH(k, &n->keys, entry)
-				if (k->rev == cw->rev)
-					break;
-		if (k == NULL) {
-			cond_leave(c, cw);
-			wait_fail(m, w, PSYNC_ERR_UNAVAILABLE, "this cond.wait's "
-			    "key left etcd before it was notified (its "
-			    "session's lease expired?); the lock is not held");
-		} else if (k->notified)
-			cond_wake(m, w, true);
-	}
-}
-
-static void
-cluster_cond_timed_out(struct model *m, struct wait *w)
-{
-	cond_wake(m, w, false);
-}
-
-static void
-cluster_cond_wait_left(struct model *m, struct wait *w, enum wait_end why)
-{
-	(void)why;
-	cond_leave(m->cluster, CW(w));
+	(void)o;
+	json_object_set_new(out, "cluster", json_true());
 }
-
-static struct object *
-cluster_cond_pinned(const struct wait *w)
-{
-	return (CW(w)->lock);
-}
-
-const struct objtype cluster_cond_type = {
-	.name = "condition",
-	.article = "a",
-	.kind = OBJ_COND,
-	.size = sizeof(struct object),
-	.verbs = cluster_none,
-	.is_fresh = object_always_fresh,
-	.pump = cluster_cond_pump,
-	.wait_left = cluster_cond_wait_left,
-	.timed_out = cluster_cond_timed_out,
-	.pinned = cluster_cond_pinned,
-	.describe = cluster_flag_describe,
-};
 
 /* Routing. */
 
@@ -4006,3 +1499,4 @@ cluster_free(struct cluster *c)
 	free(c->prefix);
 	free(c);
 }
+
