@@ -967,6 +967,32 @@ class TestClusterLock(unittest.TestCase):
         self.assertIn("temporary", r["message"])
         a.close()
 
+    def test_bad_input_is_refused_and_changes_nothing(self) -> None:
+        a = Client(socks[0])
+        bad = [
+            {"op": "sem.acquire", "name": "cluster/bi", "value": "x"},
+            {"op": "sem.acquire", "name": "cluster/bi", "value": -1},
+            {"op": "sem.release", "name": "cluster/bi", "value": 1, "n": 0},
+            {"op": "sem.value", "name": "cluster/bi", "bounded": 1},
+            {"op": "barrier.wait", "name": "cluster/bi", "parties": 0},
+            {"op": "barrier.wait", "name": "cluster/bi", "parties": 2,
+             "timeout": -2},
+            {"op": "barrier.info", "name": "cluster/bi", "parties": 1.5},
+            {"op": "cond.notify", "name": "cluster/bi", "n": -1},
+            {"op": "cond.wait", "name": "cluster/bi"},
+            {"op": "rwlock.acquire", "name": "cluster/bi", "mode": "both"},
+            {"op": "counter.add", "name": "cluster/bi", "delta": "1"},
+            {"op": "lock.acquire", "name": "cluster/" + "x" * 300},
+        ]
+        for req in bad:
+            r = a.call(req)
+            self.assertFalse(r["ok"], (req, r))
+            self.assertIn(r["error"], ("bad_request", "bad_name"), (req, r))
+            self.assertTrue(r["message"], (req, r))
+        self.assertEqual(etcd_keys("psync/o/cluster/bi"), [])
+        self.assertEqual(a.call({"op": "ping"}), {"ok": True})
+        a.close()
+
     def test_local_names_stay_local(self) -> None:
         a, b = Client(socks[0]), Client(socks[1])
         self.assertTrue(a.call({"op": "lock.acquire",
