@@ -623,6 +623,52 @@ class TestClusterLock(unittest.TestCase):
             p.stdout.close()
             cluster.kill("d5")
 
+    def test_python_package_across_hosts(self) -> None:
+        """multiprocessing's primitives, named under cluster/, shared by
+        three processes each on another psyncd."""
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "..", "..", "client", "python", "src")
+        prog = (
+            "import sys, psync\n"
+            "me = int(sys.argv[1])\n"
+            "b = psync.Barrier(3, name='cluster/py/b', timeout=30)\n"
+            "lock = psync.Lock('cluster/py/l')\n"
+            "n = psync.Counter('cluster/py/n')\n"
+            "items = psync.Semaphore(0, name='cluster/py/items')\n"
+            "go = psync.Event('cluster/py/go')\n"
+            "cond = psync.Condition(psync.Lock('cluster/py/cl'),\n"
+            "                       name='cluster/py/c')\n"
+            "first = b.wait()\n"
+            "for _ in range(20):\n"
+            "    with lock:  # a read-modify-write only a lock keeps whole\n"
+            "        n.set(n.get() + 1)\n"
+            "b.wait()\n"
+            "if me == 0:\n"
+            "    items.release(); items.release(); go.set()\n"
+            "    with cond:\n"
+            "        n.add(1000)\n"
+            "        cond.notify_all()\n"
+            "else:\n"
+            "    assert go.wait(30)\n"
+            "    assert items.acquire(timeout=30)\n"
+            "    with cond:\n"
+            "        assert cond.wait_for(lambda: n.get() >= 1060, 30)\n"
+            "b.wait()\n"
+            "print(first, n.get(), items.get_value(), flush=True)\n")
+        ps = [subprocess.Popen([sys.executable, "-c", prog, str(i)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=dict(os.environ, PYTHONPATH=src,
+                                        PSYNC_SOCKET=socks[i]))
+              for i in range(3)]
+        outs = []
+        for p in ps:
+            out, err = p.communicate(timeout=bound(60))
+            self.assertEqual(p.returncode, 0, err.decode())
+            outs.append(out.decode().split())
+        self.assertEqual(sorted(int(o[0]) for o in outs), [0, 1, 2], outs)
+        self.assertEqual({o[1] for o in outs}, {"1060"}, outs)
+        self.assertEqual({o[2] for o in outs}, {"0"}, outs)
+
     def test_timeout_and_cancel_leave_nothing_in_etcd(self) -> None:
         a, b = Client(socks[0]), Client(socks[1])
         self.assertTrue(a.call({"op": "lock.acquire",
