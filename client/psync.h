@@ -354,8 +354,9 @@ int		 psync_send(psync_t *h, const char *request, uint64_t *id);
 /*
  * Receive the next reply, waiting up to timeout seconds (0: do not block;
  * PSYNC_FOREVER).  *reply: its JSON text (malloc'd; the caller frees);
- * *id: the request's id (0 if it has none).  PSYNC_EAGAIN if none came.
- * The reply's own result is not interpreted: read "ok" in the JSON.
+ * *id: the request's id (0 if it has none: a cancel's answer, or a
+ * notice, which the lost handler has seen first).  PSYNC_EAGAIN if none
+ * came.  The reply's own result is not interpreted: read "ok" in the JSON.
  */
 int		 psync_recv(psync_t *h, double timeout, char **reply,
 		    uint64_t *id);
