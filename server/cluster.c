@@ -858,9 +858,14 @@ cluster_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 		k->c = c;
 		k->lease = cs->lease;
 		k->sent_us = mono_us();
-		if (etcd_post(c->etcd, "/v3/lease/keepalive", json_pack("{s:o}",
-		    "ID", etcd_int_json(cs->lease)), cluster_keepalive_done,
-		    k) == NULL)
+		/*
+		 * A stalled member must be left well within the TTL: a
+		 * keepalive unanswered for 0.3 TTL moves everything on, in
+		 * time for the next one (every TTL/3) to be acknowledged.
+		 */
+		if (etcd_post_probe(c->etcd, "/v3/lease/keepalive",
+		    json_pack("{s:o}", "ID", etcd_int_json(cs->lease)),
+		    c->ttl * 300, cluster_keepalive_done, k) == NULL)
 			free(k);
 	}
 	if (lost)
@@ -1450,13 +1455,14 @@ cluster_new(struct model *m, struct event_base *base, const char *urls,
 		snprintf(cause, size, "cannot initialise libsodium");
 		goto fail;
 	}
-	if ((c->etcd = etcd_new(base, urls, cause, size)) == NULL)
+	if ((c->etcd = etcd_new(base, urls, CALL_TIMEOUT_MS, cause,
+	    size)) == NULL)
 		goto fail;
 	c->reload = evtimer_new(base, cluster_reload_cb, c);
 	c->keepalive = event_new(base, -1, EV_PERSIST, cluster_keepalive_cb,
 	    c);
-	tv.tv_sec = ttl / 3 > 0 ? ttl / 3 : 1;
-	tv.tv_usec = 0;
+	tv.tv_sec = ttl / 3;		/* TTL/3, to the millisecond */
+	tv.tv_usec = (ttl * 1000 / 3 % 1000) * 1000;
 	if (c->reload == NULL || c->keepalive == NULL ||
 	    event_add(c->keepalive, &tv) == -1) {
 		snprintf(cause, size, "cannot set up the cluster's timers");

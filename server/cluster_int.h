@@ -36,6 +36,7 @@ struct session;
 #define QUEUE_SEP	"/q/"
 #define KEY_MAX		512
 #define RETRY_MS	100		/* reload, lease, delete retries */
+#define CALL_TIMEOUT_MS	5000		/* an etcd call's, but keepalives' */
 #define DELETE_TRIES	100		/* about 10 s of retries */
 #define RCALL_TRIES	1000		/* others' changes came between */
 #define MODE_READ	1		/* rwlock read: shares with readers */

@@ -33,7 +33,6 @@
 
 #define ETCD_MEMBERS_MAX	16
 #define ETCD_POOL		4
-#define ETCD_CALL_TIMEOUT	5		/* seconds */
 #define ETCD_WATCH_TIMEOUT	(24 * 3600)	/* progress is watched above */
 
 struct etcd_member {
@@ -57,18 +56,25 @@ struct etcd_call {
 	char			*body;		/* JSON text, owned */
 	etcd_reply_fn		 fn;		/* NULL: cancelled */
 	void			*arg;
+	struct event		*late;		/* a probe's deadline, or NULL */
+	int			 late_ms;
 };
 
 TAILQ_HEAD(etcd_call_list, etcd_call);
 
 struct etcd_watch {
+	TAILQ_ENTRY(etcd_watch)	 entry;		/* on its etcd's watches */
 	struct etcd		*e;
 	struct evhttp_connection *evcon;
+	unsigned		 member;	/* watched there */
 	struct evbuffer		*lines;		/* bytes not yet a whole line */
+	struct event		*failed;	/* its member failed: tell fn */
 	etcd_watch_fn		 fn;
 	void			*arg;
 	bool			 ended;
 };
+
+TAILQ_HEAD(etcd_watch_list, etcd_watch);
 
 const char ETCD_CLOSING[] = "psyncd is closing its etcd client";
 
@@ -80,6 +86,8 @@ struct etcd {
 	unsigned		 current;
 	struct etcd_conn	 pool[ETCD_POOL];
 	struct etcd_call_list	 queue;
+	struct etcd_watch_list	 watches;
+	struct timeval		 call_timeout;
 	bool			 connected;
 };
 
@@ -112,14 +120,18 @@ etcd_parse_member(struct etcd_member *m, const char *url, char *cause,
 }
 
 struct etcd *
-etcd_new(struct event_base *base, const char *urls, char *cause, size_t size)
+etcd_new(struct event_base *base, const char *urls, int timeout_ms,
+    char *cause, size_t size)
 {
 	struct etcd	*e;
 	char		*copy, *p, *tok;
 
 	e = xcalloc(1, sizeof(*e));
 	e->base = base;
+	e->call_timeout.tv_sec = timeout_ms / 1000;
+	e->call_timeout.tv_usec = (timeout_ms % 1000) * 1000;
 	TAILQ_INIT(&e->queue);
+	TAILQ_INIT(&e->watches);
 	copy = xstrdup(urls);
 	for (p = copy; (tok = strsep(&p, ",")) != NULL;) {
 		if (*tok == '\0')
@@ -155,6 +167,8 @@ fail:
 static void
 etcd_call_free(struct etcd_call *c)
 {
+	if (c->late != NULL)
+		event_free(c->late);
 	free(c->path);
 	free(c->body);
 	free(c);
@@ -164,6 +178,7 @@ void
 etcd_free(struct etcd *e)
 {
 	struct etcd_call	*c;
+	struct etcd_watch	*w;
 	unsigned		 i;
 
 	if (e == NULL)
@@ -188,6 +203,9 @@ etcd_free(struct etcd *e)
 			c->fn(c->arg, NULL, ETCD_CLOSING);
 		etcd_call_free(c);
 	}
+	/* Watches still open are closed, without a call back. */
+	while ((w = TAILQ_FIRST(&e->watches)) != NULL)
+		etcd_watch_close(w);
 	for (i = 0; i < e->nmembers; i++) {
 		free(e->members[i].url);
 		free(e->members[i].host);
@@ -217,6 +235,8 @@ etcd_fail_over(struct etcd *e, const char *why)
 {
 	struct etcd_conn	*k;
 	struct etcd_call	*c;
+	struct etcd_watch	*w;
+	struct timeval		 now = { 0, 0 };
 	unsigned		 i, failed = e->current;
 
 	if (e->connected)
@@ -226,6 +246,16 @@ etcd_fail_over(struct etcd *e, const char *why)
 	e->current = (e->current + 1) % e->nmembers;
 	if (e->current == failed)
 		return;			/* one member: nothing else to try */
+	/*
+	 * A stalled member keeps its watch stream open and silent: a watch
+	 * there ends with the member, to be opened again on the next.
+	 */
+	TAILQ_FOREACH(w, &e->watches, entry) {
+		if (w->member == failed && !w->ended) {
+			w->ended = true;
+			evtimer_add(w->failed, &now);
+		}
+	}
 	for (i = 0; i < ETCD_POOL; i++) {
 		k = &e->pool[i];
 		if (k->member != failed || (c = k->call) == NULL)
@@ -342,8 +372,8 @@ etcd_idle_conn(struct etcd *e)
 			    m->host, (unsigned short)m->port);
 			if (k->evcon == NULL)
 				return (NULL);
-			evhttp_connection_set_timeout(k->evcon,
-			    ETCD_CALL_TIMEOUT);
+			evhttp_connection_set_timeout_tv(k->evcon,
+			    &e->call_timeout);
 		}
 		return (k);
 	}
@@ -442,6 +472,41 @@ etcd_post(struct etcd *e, const char *path, json_t *body, etcd_reply_fn fn,
 	return (c);
 }
 
+/* A probe went unanswered too long: its member is stalled, leave it. */
+static void
+etcd_call_late_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct etcd_call	*c = arg;
+	struct etcd		*e = c->e;
+	char			 why[96];
+
+	(void)fd;
+	(void)what;
+	if (c->conn != NULL && c->conn->member != e->current)
+		return;			/* it has failed over already */
+	snprintf(why, sizeof(why), "%s unanswered for %d ms", c->path,
+	    c->late_ms);
+	etcd_fail_over(e, why);
+}
+
+struct etcd_call *
+etcd_post_probe(struct etcd *e, const char *path, json_t *body, int late_ms,
+    etcd_reply_fn fn, void *arg)
+{
+	struct etcd_call	*c;
+	struct timeval		 tv;
+
+	if ((c = etcd_post(e, path, body, fn, arg)) == NULL)
+		return (NULL);
+	tv.tv_sec = late_ms / 1000;
+	tv.tv_usec = (late_ms % 1000) * 1000;
+	c->late_ms = late_ms;
+	if ((c->late = evtimer_new(e->base, etcd_call_late_cb, c)) == NULL ||
+	    evtimer_add(c->late, &tv) == -1)
+		log_warn("etcd: cannot time %s; it is not a probe", path);
+	return (c);
+}
+
 void
 etcd_cancel(struct etcd_call *c)
 {
@@ -478,6 +543,16 @@ etcd_watch_chunk_cb(struct evhttp_request *req, void *arg)
 }
 
 static void
+etcd_watch_failed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct etcd_watch	*w = arg;
+
+	(void)fd;
+	(void)what;
+	w->fn(w->arg, NULL, "its etcd member failed");
+}
+
+static void
 etcd_watch_done_cb(struct evhttp_request *req, void *arg)
 {
 	struct etcd_watch	*w = arg;
@@ -510,7 +585,11 @@ etcd_watch_open(struct etcd *e, json_t *create_request, etcd_watch_fn fn,
 	w->e = e;
 	w->fn = fn;
 	w->arg = arg;
+	w->member = e->current;
+	TAILQ_INSERT_TAIL(&e->watches, w, entry);
 	if ((w->lines = evbuffer_new()) == NULL ||
+	    (w->failed = evtimer_new(e->base, etcd_watch_failed_cb,
+	    w)) == NULL ||
 	    (w->evcon = evhttp_connection_base_new(e->base, NULL, m->host,
 	    (unsigned short)m->port)) == NULL)
 		goto fail;
@@ -537,6 +616,9 @@ etcd_watch_close(struct etcd_watch *w)
 	if (w == NULL)
 		return;
 	w->ended = true;
+	TAILQ_REMOVE(&w->e->watches, w, entry);
+	if (w->failed != NULL)
+		event_free(w->failed);
 	/* Freeing the connection cancels the request without its callback. */
 	if (w->evcon != NULL)
 		evhttp_connection_free(w->evcon);

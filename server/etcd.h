@@ -40,11 +40,13 @@ typedef void	(*etcd_watch_fn)(void *arg, json_t *result, const char *err);
 
 /*
  * A client of the members at urls ("http://host:port[,http://...]") on
- * base.  Returns it (owned by the caller: etcd_free), or NULL with a
- * message in cause if a URL does not parse.
+ * base.  A call unanswered after timeout_ms fails, and the member with
+ * it: later calls, and the watches, move to the next one.  Returns it
+ * (owned by the caller: etcd_free), or NULL with a message in cause if
+ * a URL does not parse.
  */
 struct etcd	*etcd_new(struct event_base *base, const char *urls,
-		    char *cause, size_t size);
+		    int timeout_ms, char *cause, size_t size);
 
 /*
  * Free e.  Every call still pending is answered first, with reply NULL
@@ -65,6 +67,14 @@ extern const char ETCD_CLOSING[];
  */
 struct etcd_call *etcd_post(struct etcd *e, const char *path, json_t *body,
 		    etcd_reply_fn fn, void *arg);
+
+/*
+ * etcd_post for a call whose lateness says its member is stalled (a
+ * keepalive): unanswered after late_ms, the member is left, as when it
+ * fails (its calls in flight fail; later calls and watches move on).
+ */
+struct etcd_call *etcd_post_probe(struct etcd *e, const char *path,
+		    json_t *body, int late_ms, etcd_reply_fn fn, void *arg);
 
 /* Forget c: its fn will not be called (the request may still land). */
 void		 etcd_cancel(struct etcd_call *c);

@@ -1103,6 +1103,37 @@ class TestClusterLock(unittest.TestCase):
             c.close()
         k.close()
 
+    def test_zy_stalled_member_watch_moves_on(self) -> None:
+        """SIGSTOP the etcd member a psyncd watches (its stream stays
+        open and silent): its calls time out and move to another member,
+        and its watch moves with them, so a waiter there is still granted
+        what a client of another psyncd releases."""
+        assert cluster is not None
+        urls = ",".join(cluster.url(i) for i in (1, 2, 0))
+        sock = cluster.start("d3", "--cluster", urls)
+        h, w = Client(socks[2]), Client(sock)
+        self.assertTrue(h.call({"op": "lock.acquire",
+                                "name": "cluster/stall"})["acquired"])
+        w.send({"op": "lock.acquire", "name": "cluster/stall"})
+        wait_keys("psync/o/cluster/stall/", 2, w)
+        member = cluster.etcd[1]
+        member.send_signal(signal.SIGSTOP)
+        try:
+            t = time.monotonic()
+            self.assertEqual(h.call({"op": "lock.release",
+                                     "name": "cluster/stall"},
+                                    timeout=15), {"ok": True})
+            # A keepalive (every TTL/3) times out (5 s), then a reload.
+            took = self.granted_within(w, t, 5 + 2 + 5)
+        finally:
+            member.send_signal(signal.SIGCONT)
+        print(f"cluster: with its etcd member stalled, a psyncd's waiter "
+              f"was granted {took:.2f} s after the release", file=sys.stderr)
+        w.call({"op": "lock.release", "name": "cluster/stall"})
+        h.close()
+        w.close()
+        cluster.kill("d3")
+
     def test_zz_member_killed_and_restarted(self) -> None:
         """Last (it takes a member away): a psyncd given every member's
         URL moves on when its member dies; one given only that member
