@@ -1158,8 +1158,9 @@ cluster_barrier_pump(struct model *m, struct object *o)
 		return;
 	/* A party counted in the round has no key: its lease is gone. */
 	n->breaking = true;
-	bar_leave(c, n->name, RC_BAR_BREAK, n->rec.round, NULL, "a party's "
-	    "psyncd or host is gone (its etcd lease expired)");
+	bar_leave(c, n->name, RC_BAR_BREAK, n->rec.round, NULL, "a party "
+	    "left: its etcd lease ended while it waited (its session "
+	    "ended, or its psyncd or host is gone)");
 }
 
 static void
