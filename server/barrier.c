@@ -19,7 +19,6 @@
 #include "model.h"
 #include "wait.h"
 
-#define BARRIER_PARTIES_MAX	1000000
 
 struct barrier {
 	struct object	obj;
@@ -63,13 +62,8 @@ barrier_get(struct request *rq, struct object **out)
 	json_int_t	 parties;
 	bool		 has;
 
-	has = json_object_get(rq->json, "parties") != NULL;
-	if (rq_int(rq, "parties", false, 0, &parties) != HR_DONE)
-		return (HR_ERROR);
-	if (has && (parties < 1 || parties > BARRIER_PARTIES_MAX))
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'parties' "
-		    "must be from 1 to %d", BARRIER_PARTIES_MAX));
-	if (prim_open(rq, &barrier_type, has, &parties, &barrier_params,
+	if (prim_barrier_parties(rq, &parties, &has) != HR_DONE ||
+	    prim_open(rq, &barrier_type, has, &parties, &barrier_params,
 	    out) != HR_DONE)
 		return (HR_ERROR);
 	return (HR_DONE);

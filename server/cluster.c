@@ -68,6 +68,37 @@ cluster_name_find(struct cluster *c, const char *name, size_t len)
 	return ((struct cname *)(void *)l);
 }
 
+struct ckey *
+cluster_key_find(const struct cname *n, int64_t rev, json_int_t *pos)
+{
+	struct ckey	*k;
+	json_int_t	 before = 0;
+
+	if (n == NULL)
+		return (NULL);
+	TAILQ_FOREACH(k, &n->keys, entry) {
+		if (k->rev == rev)
+			break;
+		before++;
+	}
+	if (pos != NULL)
+		*pos = before;
+	return (k);
+}
+
+json_t *
+cluster_prefix_range(const char *prefix)
+{
+	char	end[KEY_MAX];
+	size_t	len = strlen(prefix);
+
+	/* ".../q/" up to ".../q0": the prefix with its last byte plus one. */
+	snprintf(end, sizeof(end), "%s", prefix);
+	end[len - 1]++;
+	return (json_pack("{s:o,s:o}", "key", etcd_b64(prefix, len),
+	    "range_end", etcd_b64(end, len)));
+}
+
 static struct cname *
 cname_get(struct cluster *c, const char *name, size_t len)
 {

@@ -14,6 +14,7 @@
 #include "etcd.h"
 #include "model.h"
 #include "object.h"
+#include "prim.h"
 #include "reply.h"
 #include "request.h"
 #include "session.h"
@@ -241,26 +242,27 @@ cnotify_finish(struct cnotify *k, const char *err)
 	wait_complete(c->m, &cw->w, &r);
 }
 
-static int
-kv_by_create(const void *a, const void *b)
+/* etcd could not answer: the notify fails (or, closing, just ends). */
+static void
+cnotify_unanswered(struct cnotify *k, const char *err)
 {
-	int64_t	x = etcd_int(*(json_t *const *)a, "create_revision");
-	int64_t	y = etcd_int(*(json_t *const *)b, "create_revision");
+	struct cluster	*c = k->c;
 
-	return (x < y ? -1 : x > y);
+	if (err != ETCD_CLOSING)
+		cnotify_finish(k, err);
+	else
+		cnotify_free(k);
+	object_settle_all(c->m);
 }
 
 static void
 cnotify_written(void *arg, json_t *reply, const char *err)
 {
 	struct cnotify	*k = arg;
+	struct cluster	*c = k->c;
 
 	if (reply == NULL) {
-		if (err != ETCD_CLOSING)
-			cnotify_finish(k, err);
-		else
-			cnotify_free(k);
-		object_settle_all(k->c->m);
+		cnotify_unanswered(k, err);
 		return;
 	}
 	if (json_is_true(json_object_get(reply, "succeeded"))) {
@@ -269,7 +271,8 @@ cnotify_written(void *arg, json_t *reply, const char *err)
 	} else if (++k->tries >= RCALL_TRIES)
 		k->want = 0;		/* a waiter keeps leaving: enough */
 	k->batch = 0;
-	cnotify_read(k);
+	cnotify_read(k);		/* may answer: settle after */
+	object_settle_all(c->m);
 }
 
 /* The queue as etcd has it: wake up to want of its oldest unnotified. */
@@ -278,29 +281,22 @@ cnotify_queue(void *arg, json_t *reply, const char *err)
 {
 	struct cnotify	*k = arg;
 	struct cluster	*c = k->c;
-	json_t		*kvs, *kv, **sorted, *cmps, *ops, *v;
+	json_t		*kvs, *kv, *cmps, *ops, *v;
 	char		 text[1024], *value;
 	size_t		 i, n;
 
 	if (reply == NULL) {
-		if (err != ETCD_CLOSING)
-			cnotify_finish(k, err);
-		else
-			cnotify_free(k);
-		object_settle_all(c->m);
+		cnotify_unanswered(k, err);
 		return;
 	}
+	/* In creation order: etcd sorted them (cnotify_read). */
 	kvs = json_object_get(reply, "kvs");
 	n = json_array_size(kvs);
-	sorted = xreallocarray(NULL, n, sizeof(*sorted));
-	for (i = 0; i < n; i++)
-		sorted[i] = json_array_get(kvs, i);
-	qsort(sorted, n, sizeof(*sorted), kv_by_create);
 	cmps = json_array();
 	ops = json_array();
 	for (i = 0; i < n && k->batch < k->want &&
 	    k->batch < NOTIFY_BATCH; i++) {
-		kv = sorted[i];
+		kv = json_array_get(kvs, i);
 		if (etcd_unb64(json_object_get(kv, "value"), text,
 		    sizeof(text)) == -1 ||
 		    (v = json_loads(text, 0, NULL)) == NULL)
@@ -323,7 +319,6 @@ cnotify_queue(void *arg, json_t *reply, const char *err)
 		free(value);
 		k->batch++;
 	}
-	free(sorted);
 	if (k->batch == 0) {
 		json_decref(cmps);
 		json_decref(ops);
@@ -339,18 +334,17 @@ cnotify_queue(void *arg, json_t *reply, const char *err)
 static void
 cnotify_read(struct cnotify *k)
 {
-	char	end[KEY_MAX];
-	size_t	len = strlen(k->queue);
+	json_t	*req;
 
 	if (k->want <= 0) {
 		cnotify_finish(k, NULL);
 		return;
 	}
-	memcpy(end, k->queue, len + 1);
-	end[len - 1]++;
-	if (etcd_post(k->c->etcd, "/v3/kv/range", json_pack("{s:o,s:o}",
-	    "key", etcd_b64(k->queue, len), "range_end", etcd_b64(end, len)),
-	    cnotify_queue, k) == NULL)
+	req = cluster_prefix_range(k->queue);
+	json_object_set_new(req, "sort_order", json_string("ASCEND"));
+	json_object_set_new(req, "sort_target", json_string("CREATE"));
+	if (etcd_post(k->c->etcd, "/v3/kv/range", req, cnotify_queue,
+	    k) == NULL)
 		cnotify_free(k);
 }
 
@@ -380,11 +374,8 @@ cluster_cond_notify(struct request *rq)
 {
 	json_int_t	n;
 
-	if (rq_int(rq, "n", false, 1, &n) != HR_DONE)
+	if (prim_notify_n(rq, &n) != HR_DONE)
 		return (HR_ERROR);
-	if (n < 0)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field 'n' must not be negative"));
 	return (cluster_cond_notify_n(rq, n));
 }
 
@@ -412,12 +403,7 @@ cluster_cond_pump(struct model *m, struct object *o)
 		cw = CW(w);
 		if (cw->lock == NULL || cw->rev == 0 || cw->rev > c->revision)
 			continue;	/* a notify's, or its txn in flight */
-		k = NULL;
-		if (n != NULL)
-			TAILQ_FOREACH(k, &n->keys, entry)
-				if (k->rev == cw->rev)
-					break;
-		if (k == NULL) {
+		if ((k = cluster_key_find(n, cw->rev, NULL)) == NULL) {
 			cluster_cond_leave(c, cw);
 			wait_fail(m, w, PSYNC_ERR_UNAVAILABLE, "this cond.wait's "
 			    "key left etcd before it was notified (its "

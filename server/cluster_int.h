@@ -219,6 +219,13 @@ extern const struct objtype cluster_cond_type;
 struct cname	*cluster_name_find(struct cluster *, const char *name,
 		    size_t len);
 
+/* n's queue key created at rev, or NULL; *pos (if not NULL): keys ahead. */
+struct ckey	*cluster_key_find(const struct cname *n, int64_t rev,
+		    json_int_t *pos);
+
+/* A range of every key under prefix (one of KEY_MAX at most): new. */
+json_t		*cluster_prefix_range(const char *prefix);
+
 /* Refuse rq if its name is another type in the cluster, or temporary. */
 enum hret	 cluster_admit(struct request *rq, const struct objtype *t);
 

@@ -16,14 +16,13 @@
 #include "etcd.h"
 #include "model.h"
 #include "object.h"
+#include "prim.h"
 #include "reply.h"
 #include "request.h"
 #include "session.h"
 #include "wait.h"
 #include "xmalloc.h"
 
-#define SEM_VALUE_MAX		((json_int_t)1 << 53)
-#define BARRIER_PARTIES_MAX	1000000
 
 enum rcall_op {
 	RC_NONE,
@@ -56,9 +55,9 @@ struct rcall {
 	json_int_t		 waiting;	/* the parties it left waiting */
 	json_t			*cmps, *ops;	/* a write's others (owned) */
 	bool			 given;		/* "value" or "parties" */
-	json_int_t		 n;		/* "value" or "parties" */
+	struct sem_params	 sem;		/* a semaphore's, as asked */
+	json_int_t		 n;		/* a barrier's "parties" */
 	json_int_t		 units;		/* a signal's */
-	bool			 bounded, owned;
 	bool			 try;
 	json_int_t		 round;		/* the party's round */
 	int64_t			 lease;
@@ -228,15 +227,11 @@ rcall_delete_op(struct rcall *k, const char *key)
 static json_t *
 rcall_reads(const struct rcall *k)
 {
-	char	end[KEY_MAX];
-	size_t	len = strlen(k->queue);
+	json_t	*queue = cluster_prefix_range(k->queue);
 
-	memcpy(end, k->queue, len + 1);
-	end[len - 1]++;			/* ".../q/" .. ".../q0" */
-	return (json_pack("[{s:{s:o}},{s:{s:o,s:o,s:b}}]",
-	    "request_range", "key", etcd_b64(k->key, strlen(k->key)),
-	    "request_range", "key", etcd_b64(k->queue, len), "range_end",
-	    etcd_b64(end, len), "count_only", 1));
+	json_object_set_new(queue, "count_only", json_true());
+	return (json_pack("[{s:{s:o}},{s:o}]", "request_range", "key",
+	    etcd_b64(k->key, strlen(k->key)), "request_range", queue));
 }
 
 /* The record and queue size from a txn's reads, for a step to go on. */
@@ -361,12 +356,6 @@ rcall_queued(const struct rcall *k)
 	return (n != NULL ? (json_int_t)n->nkeys : 0);
 }
 
-static const char *
-tf(bool b)
-{
-	return (b ? "true" : "false");
-}
-
 /*
  * Open k's semaphore as sem.* does: created from "value" (and
  * "bounded", "owned") if need be, or checked against them.  -1: it is
@@ -375,7 +364,9 @@ tf(bool b)
 static int
 sem_open(struct rcall *k)
 {
-	struct crecord	*w = &k->want;
+	struct crecord		*w = &k->want;
+	struct sem_params	 has;
+	char			 has_text[96], asked_text[96];
 
 	if (!k->rec.present) {
 		if (!k->given) {
@@ -389,21 +380,22 @@ sem_open(struct rcall *k)
 		memset(w, 0, sizeof(*w));
 		w->present = true;
 		w->kind = CK_SEM;
-		w->initial = w->units = k->n;
-		w->bounded = k->bounded;
-		w->owned = k->owned;
+		w->initial = w->units = k->sem.value;
+		w->bounded = k->sem.bounded;
+		w->owned = k->sem.owned;
 		k->creating = true;
 		return (RS_WRITE);
 	}
-	if (k->given && (k->n != k->rec.initial ||
-	    k->bounded != k->rec.bounded || k->owned != k->rec.owned)) {
+	has.value = k->rec.initial;
+	has.bounded = k->rec.bounded;
+	has.owned = k->rec.owned;
+	if (k->given && (has.value != k->sem.value ||
+	    has.bounded != k->sem.bounded || has.owned != k->sem.owned)) {
+		prim_sem_say(&has, has_text, sizeof(has_text));
+		prim_sem_say(&k->sem, asked_text, sizeof(asked_text));
 		rcall_fail(k, PSYNC_ERR_PARAM_MISMATCH, "semaphore '%s' exists "
-		    "with value %lld, bounded %s, owned %s; this request has "
-		    "value %lld, bounded %s, owned %s",
-		    QUOTED(k->name, strlen(k->name)),
-		    (long long)k->rec.initial, tf(k->rec.bounded),
-		    tf(k->rec.owned), (long long)k->n, tf(k->bounded),
-		    tf(k->owned));
+		    "with %s; this request has %s",
+		    QUOTED(k->name, strlen(k->name)), has_text, asked_text);
 		return (RS_DONE);
 	}
 	return (-1);
@@ -793,35 +785,14 @@ cluster_barrier_transition(struct cluster *c, struct cname *n,
 
 /* Requests. */
 
-struct sem_args {
-	bool		given;		/* "value": create or check */
-	json_int_t	value;
-	bool		bounded, owned;
-};
-
-/* The request's semaphore parameters, read as sem.c reads them. */
-static enum hret
-sem_args(struct request *rq, struct sem_args *a)
-{
-	a->given = json_object_get(rq->json, "value") != NULL;
-	if (rq_int(rq, "value", false, 0, &a->value) != HR_DONE ||
-	    rq_bool(rq, "bounded", false, &a->bounded) != HR_DONE ||
-	    rq_bool(rq, "owned", true, &a->owned) != HR_DONE)
-		return (HR_ERROR);
-	if (a->value < 0 || a->value > SEM_VALUE_MAX)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'value' "
-		    "must be from 0 to 2^53"));
-	return (HR_DONE);
-}
-
 /* A wait on rq's cluster semaphore for a call op: its object. */
 static enum hret
-sem_begin(struct request *rq, const struct sem_args *a, double timeout,
-    enum rcall_op op, struct rcall **out)
+sem_begin(struct request *rq, const struct sem_params *p, bool given,
+    double timeout, enum rcall_op op, struct rcall **out)
 {
-	struct object	*o;
-	struct cwait	*cw;
-	struct rcall	*k;
+	struct object		*o;
+	struct cwait		*cw;
+	struct rcall		*k;
 
 	if (cluster_admit(rq, &cluster_sem_type) != HR_DONE ||
 	    object_get(rq, &cluster_sem_type, true, &o) != HR_DONE ||
@@ -832,10 +803,8 @@ sem_begin(struct request *rq, const struct sem_args *a, double timeout,
 	    sizeof(*cw)));
 	cw->try = timeout == 0;
 	k = rcall_new(rq->model->cluster, cw, op, object_name(o), o->namelen);
-	k->given = a->given;
-	k->n = a->value;
-	k->bounded = a->bounded;
-	k->owned = a->owned;
+	k->given = given;
+	k->sem = *p;
 	*out = k;
 	return (HR_DONE);
 }
@@ -843,12 +812,14 @@ sem_begin(struct request *rq, const struct sem_args *a, double timeout,
 enum hret
 cluster_sem_acquire(struct request *rq)
 {
-	struct sem_args	 a;
+	struct sem_params p;
 	struct rcall	*k;
 	double		 timeout;
+	bool		 given;
 
-	if (rq_timeout(rq, &timeout) != HR_DONE || sem_args(rq, &a) != HR_DONE ||
-	    sem_begin(rq, &a, timeout, RC_SEM_ACQUIRE, &k) != HR_DONE)
+	if (rq_timeout(rq, &timeout) != HR_DONE ||
+	    prim_sem_params(rq, &p, &given) != HR_DONE ||
+	    sem_begin(rq, &p, given, timeout, RC_SEM_ACQUIRE, &k) != HR_DONE)
 		return (HR_ERROR);
 	rcall_run(k);
 	return (HR_PENDING);
@@ -858,19 +829,16 @@ enum hret
 cluster_sem_release(struct request *rq)
 {
 	struct cluster	*c = rq->model->cluster;
-	struct sem_args	 a;
+	struct sem_params p;
 	struct object	*o;
 	struct hold	*h;
 	struct cname	*n;
 	struct rcall	*k;
 	json_int_t	 units, give, queued;
+	bool		 given;
 
-	if (rq_int(rq, "n", false, 1, &units) != HR_DONE)
-		return (HR_ERROR);
-	if (units < 1 || units > SEM_VALUE_MAX)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field 'n' must be from 1 to 2^53"));
-	if (sem_args(rq, &a) != HR_DONE ||
+	if (prim_sem_units(rq, &units) != HR_DONE ||
+	    prim_sem_params(rq, &p, &given) != HR_DONE ||
 	    cluster_admit(rq, &cluster_sem_type) != HR_DONE ||
 	    object_get(rq, &cluster_sem_type, true, &o) != HR_DONE)
 		return (HR_ERROR);
@@ -899,7 +867,8 @@ cluster_sem_release(struct request *rq)
 		    cluster_sem_value_of(&n->rec, queued) : 0);
 		return (HR_DONE);
 	}
-	if (sem_begin(rq, &a, TIMEOUT_FOREVER, RC_SEM_SIGNAL, &k) != HR_DONE)
+	if (sem_begin(rq, &p, given, TIMEOUT_FOREVER, RC_SEM_SIGNAL,
+	    &k) != HR_DONE)
 		return (HR_ERROR);
 	k->units = units - give;
 	rcall_run(k);
@@ -909,11 +878,13 @@ cluster_sem_release(struct request *rq)
 enum hret
 cluster_sem_value(struct request *rq)
 {
-	struct sem_args	 a;
+	struct sem_params p;
 	struct rcall	*k;
+	bool		 given;
 
-	if (sem_args(rq, &a) != HR_DONE ||
-	    sem_begin(rq, &a, TIMEOUT_FOREVER, RC_SEM_VALUE, &k) != HR_DONE)
+	if (prim_sem_params(rq, &p, &given) != HR_DONE ||
+	    sem_begin(rq, &p, given, TIMEOUT_FOREVER, RC_SEM_VALUE,
+	    &k) != HR_DONE)
 		return (HR_ERROR);
 	rcall_run(k);
 	return (HR_PENDING);
@@ -944,16 +915,8 @@ cluster_sem_pump(struct model *m, struct object *o)
 		cw = CW(w);
 		if (cw->rcall != NULL || cw->rev == 0 || cw->rev > c->revision)
 			continue;
-		pos = 0;
-		k = NULL;
-		if (n != NULL) {
-			TAILQ_FOREACH(k, &n->keys, entry) {
-				if (k->rev == cw->rev)
-					break;
-				pos++;
-			}
-		}
-		if (k == NULL || !n->rec.present) {
+		if ((k = cluster_key_find(n, cw->rev, &pos)) == NULL ||
+		    !n->rec.present) {
 			cluster_wait_abandon(c, cw);
 			wait_fail(m, w, PSYNC_ERR_UNAVAILABLE, "this request's "
 			    "queue key left etcd before it was granted (its "
@@ -1015,7 +978,7 @@ cluster_sem_describe_hold(const struct hold *h, json_t *out)
 	json_object_set_new(out, "units", json_integer(h->count));
 }
 
-/* The request's barrier parameter, read as barrier.c reads it. */
+/* A wait on rq's cluster barrier for a call op. */
 static enum hret
 bar_begin(struct request *rq, double timeout, enum rcall_op op,
     struct rcall **out)
@@ -1026,13 +989,8 @@ bar_begin(struct request *rq, double timeout, enum rcall_op op,
 	json_int_t	 parties;
 	bool		 given;
 
-	given = json_object_get(rq->json, "parties") != NULL;
-	if (rq_int(rq, "parties", false, 0, &parties) != HR_DONE)
-		return (HR_ERROR);
-	if (given && (parties < 1 || parties > BARRIER_PARTIES_MAX))
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'parties' "
-		    "must be from 1 to %d", BARRIER_PARTIES_MAX));
-	if (cluster_admit(rq, &cluster_barrier_type) != HR_DONE ||
+	if (prim_barrier_parties(rq, &parties, &given) != HR_DONE ||
+	    cluster_admit(rq, &cluster_barrier_type) != HR_DONE ||
 	    object_get(rq, &cluster_barrier_type, true, &o) != HR_DONE ||
 	    object_check_pending(rq, &cluster_barrier_type) != HR_DONE)
 		return (HR_ERROR);

@@ -16,6 +16,7 @@
 
 #include "model.h"
 #include "object.h"
+#include "prim.h"
 #include "request.h"
 #include "session.h"
 #include "wait.h"
@@ -150,11 +151,8 @@ cond_notify(struct request *rq)
 {
 	json_int_t	n;
 
-	if (rq_int(rq, "n", false, 1, &n) != HR_DONE)
+	if (prim_notify_n(rq, &n) != HR_DONE)
 		return (HR_ERROR);
-	if (n < 0)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field 'n' must not be negative"));
 	return (cond_notify_n(rq, n));
 }
 

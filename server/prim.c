@@ -37,6 +37,62 @@ prim_acquire(struct request *rq, struct object *o, uint8_t mode,
 	return (HR_PENDING);
 }
 
+enum hret
+prim_sem_params(struct request *rq, struct sem_params *p, bool *given)
+{
+	*given = json_object_get(rq->json, "value") != NULL;
+	if (rq_int(rq, "value", false, 0, &p->value) != HR_DONE ||
+	    rq_bool(rq, "bounded", false, &p->bounded) != HR_DONE ||
+	    rq_bool(rq, "owned", true, &p->owned) != HR_DONE)
+		return (HR_ERROR);
+	if (p->value < 0 || p->value > SEM_VALUE_MAX)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'value' "
+		    "must be from 0 to 2^53"));
+	return (HR_DONE);
+}
+
+void
+prim_sem_say(const struct sem_params *p, char *buf, size_t size)
+{
+	snprintf(buf, size, "value %lld, bounded %s, owned %s",
+	    (long long)p->value, p->bounded ? "true" : "false",
+	    p->owned ? "true" : "false");
+}
+
+enum hret
+prim_sem_units(struct request *rq, json_int_t *n)
+{
+	if (rq_int(rq, "n", false, 1, n) != HR_DONE)
+		return (HR_ERROR);
+	if (*n < 1 || *n > SEM_VALUE_MAX)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'n' must be from 1 to 2^53"));
+	return (HR_DONE);
+}
+
+enum hret
+prim_barrier_parties(struct request *rq, json_int_t *parties, bool *given)
+{
+	*given = json_object_get(rq->json, "parties") != NULL;
+	if (rq_int(rq, "parties", false, 0, parties) != HR_DONE)
+		return (HR_ERROR);
+	if (*given && (*parties < 1 || *parties > BARRIER_PARTIES_MAX))
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'parties' "
+		    "must be from 1 to %d", BARRIER_PARTIES_MAX));
+	return (HR_DONE);
+}
+
+enum hret
+prim_notify_n(struct request *rq, json_int_t *n)
+{
+	if (rq_int(rq, "n", false, 1, n) != HR_DONE)
+		return (HR_ERROR);
+	if (*n < 0)
+		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
+		    "field 'n' must not be negative"));
+	return (HR_DONE);
+}
+
 void
 prim_not_acquired(const struct object *o, struct reply *r)
 {

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct object;
 struct objtype;
 struct reply;
@@ -65,6 +67,40 @@ struct params {
 enum hret	prim_open(struct request *rq, const struct objtype *t,
 		    bool given, const void *params, const struct params *p,
 		    struct object **out);
+
+/*
+ * The parameters' readers, one for the local types and the cluster's
+ * (which keep them in etcd): each reads its fields with the contract's
+ * defaults and bounds, or fails rq (HR_ERROR) naming what is wrong.
+ */
+
+/* Values stay far from overflow whatever is released. */
+#define SEM_VALUE_MAX		((json_int_t)1 << 53)
+#define BARRIER_PARTIES_MAX	1000000
+
+/* A semaphore's parameters, as a request gives them. */
+struct sem_params {
+	json_int_t	 value;		/* the initial value */
+	bool		 bounded, owned;
+};
+
+/* "value" (0 to 2^53), "bounded", "owned"; *given: "value" is there. */
+enum hret	prim_sem_params(struct request *rq, struct sem_params *p,
+		    bool *given);
+
+/* p as messages show it: "value 3, bounded false, owned true". */
+void		prim_sem_say(const struct sem_params *p, char *buf,
+		    size_t size);
+
+/* sem.release's "n" (default 1, 1 to 2^53). */
+enum hret	prim_sem_units(struct request *rq, json_int_t *n);
+
+/* "parties" (1 to BARRIER_PARTIES_MAX); *given: it is there. */
+enum hret	prim_barrier_parties(struct request *rq, json_int_t *parties,
+		    bool *given);
+
+/* cond.notify's "n" (default 1, not negative). */
+enum hret	prim_notify_n(struct request *rq, json_int_t *n);
 
 /* Fail rq: its session does not hold its object, of type t. */
 enum hret	prim_not_owner(struct request *rq, const struct objtype *t);

@@ -24,9 +24,6 @@
 #include "wait.h"
 #include "xmalloc.h"
 
-/* Values stay far from overflow whatever is released. */
-#define SEM_VALUE_MAX	((json_int_t)1 << 53)
-
 struct sem {
 	struct object	obj;
 	json_int_t	value;
@@ -37,12 +34,6 @@ struct sem {
 };
 
 #define SEM(o)	((struct sem *)(o))
-
-/* A semaphore's parameters, as a request gives them. */
-struct sem_params {
-	json_int_t	 value;
-	bool		 bounded, owned;
-};
 
 static bool
 sem_match(const struct object *o, const void *arg)
@@ -65,9 +56,7 @@ sem_say(const struct object *o, const void *arg, char *buf, size_t size)
 		has.owned = SEM(o)->owned;
 		p = &has;
 	}
-	snprintf(buf, size, "value %lld, bounded %s, owned %s",
-	    (long long)p->value, p->bounded ? "true" : "false",
-	    p->owned ? "true" : "false");
+	prim_sem_say(p, buf, size);
 }
 
 static void
@@ -95,16 +84,10 @@ static enum hret
 sem_get(struct request *rq, struct object **out)
 {
 	struct sem_params	p;
+	bool			given;
 
-	if (rq_int(rq, "value", false, 0, &p.value) != HR_DONE ||
-	    rq_bool(rq, "bounded", false, &p.bounded) != HR_DONE ||
-	    rq_bool(rq, "owned", true, &p.owned) != HR_DONE)
-		return (HR_ERROR);
-	if (p.value < 0 || p.value > SEM_VALUE_MAX)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "field 'value' "
-		    "must be from 0 to 2^53"));
-	if (prim_open(rq, &sem_type, json_object_get(rq->json, "value") !=
-	    NULL, &p, &sem_params, out) != HR_DONE)
+	if (prim_sem_params(rq, &p, &given) != HR_DONE ||
+	    prim_open(rq, &sem_type, given, &p, &sem_params, out) != HR_DONE)
 		return (HR_ERROR);
 	return (HR_DONE);
 }
@@ -202,12 +185,7 @@ sem_release(struct request *rq)
 	struct hold	*h;
 	json_int_t	 n, give;
 
-	if (rq_int(rq, "n", false, 1, &n) != HR_DONE)
-		return (HR_ERROR);
-	if (n < 1 || n > SEM_VALUE_MAX)
-		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST,
-		    "field 'n' must be from 1 to 2^53"));
-	if (sem_get(rq, &o) != HR_DONE)
+	if (prim_sem_units(rq, &n) != HR_DONE || sem_get(rq, &o) != HR_DONE)
 		return (HR_ERROR);
 	h = SEM(o)->owned ? hold_find(o, rq->sess) : NULL;
 	give = h == NULL ? 0 : n < h->count ? n : h->count;
