@@ -537,10 +537,10 @@ reply_id(json_t *r)
 static bool
 notice(psync_t *h, json_t *r)
 {
-	const char	*ev = json_string_value(json_object_get(r, "event"));
-	const char	*name, *type, *msg;
+	const char	*ev, *name, *type, *msg;
 
-	if (ev == NULL || reply_id(r) != 0)
+	if (reply_id(r) != 0 ||
+	    (ev = json_string_value(json_object_get(r, "event"))) == NULL)
 		return (false);
 	if (strcmp(ev, "lost") != 0)
 		return (true);		/* a later protocol's: not ours */
@@ -610,11 +610,6 @@ await_reply(psync_t *h, uint64_t id, json_t **reply)
 			return (psync__fail(h, PSYNC_EPROTO, "unparsable reply: %s",
 			    jerr.text));
 		}
-		if (notice(h, r)) {
-			json_decref(r);
-			drop(h);
-			continue;
-		}
 		if (reply_id(r) == id) {
 			drop(h);
 			if (cancelled && strcmp(json_string_value(
@@ -627,6 +622,11 @@ await_reply(psync_t *h, uint64_t id, json_t **reply)
 			}
 			*reply = r;
 			return (PSYNC_OK);
+		}
+		if (notice(h, r)) {
+			json_decref(r);
+			drop(h);
+			continue;
 		}
 		/*
 		 * An error without an id is the daemon's last word before it
