@@ -259,10 +259,25 @@ cluster_type_clash(struct cluster *c, const char *name, size_t len,
  * for a temporary object: deleting one would have to reach every host's
  * waiters, which this backend does not do.
  */
+bool
+cluster_type_clash_say(struct cluster *c, const char *name, size_t len,
+    const struct objtype *t, char *msg, size_t size)
+{
+	const char	*other;
+
+	if ((other = cluster_type_clash(c, name, len, t)) == NULL)
+		return (false);
+	snprintf(msg, size, "'%s' is %s %s in the cluster, not %s %s",
+	    QUOTED(name, len), other[0] == 'e' || other[0] == 'r' ? "an" : "a",
+	    other, t->article, t->name);
+	return (true);
+}
+
 enum hret
 cluster_admit(struct request *rq, const struct objtype *t)
 {
-	const char	*name, *other;
+	const char	*name;
+	char		 msg[600];
 	size_t		 len;
 	bool		 temporary;
 
@@ -273,13 +288,10 @@ cluster_admit(struct request *rq, const struct objtype *t)
 		return (rq_fail(rq, PSYNC_ERR_BAD_REQUEST, "'%s' is a cluster "
 		    "name: temporary objects are not served in the cluster",
 		    QUOTED(name, len)));
-	if ((other = cluster_type_clash(rq->model->cluster, name, len, t)) ==
-	    NULL)
+	if (!cluster_type_clash_say(rq->model->cluster, name, len, t, msg,
+	    sizeof(msg)))
 		return (HR_DONE);
-	return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "'%s' is %s %s in the "
-	    "cluster, not %s %s", QUOTED(name, len),
-	    other[0] == 'e' || other[0] == 'r' ? "an" : "a", other,
-	    t->article, t->name));
+	return (rq_fail(rq, PSYNC_ERR_TYPE_MISMATCH, "%s", msg));
 }
 
 /* Parse a record's text (kind's JSON, at mod revision mod) into r. */

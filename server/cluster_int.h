@@ -226,6 +226,14 @@ struct ckey	*cluster_key_find(const struct cname *n, int64_t rev,
 /* A range of every key under prefix (one of KEY_MAX at most): new. */
 json_t		*cluster_prefix_range(const char *prefix);
 
+/*
+ * Is name another type than t in the cluster (the first comer's, by
+ * revision)?  If so, msg says so as a refusal does.
+ */
+bool		 cluster_type_clash_say(struct cluster *, const char *name,
+		    size_t len, const struct objtype *t, char *msg,
+		    size_t size);
+
 /* Refuse rq if its name is another type in the cluster, or temporary. */
 enum hret	 cluster_admit(struct request *rq, const struct objtype *t);
 

@@ -151,6 +151,7 @@ cluster_queue_pump(struct model *m, struct object *o)
 	struct cwait	*cw;
 	struct chold	*ch;
 	struct reply	 r;
+	char		 msg[600];
 	int		 g;
 
 	if (c->revision == 0)
@@ -177,10 +178,14 @@ cluster_queue_pump(struct model *m, struct object *o)
 				grant_fields(&r, o, &ch->hold);
 			wait_complete(m, w, &r);
 		} else if (g == -2) {
+			/* Another host's first: said as a refusal would. */
+			if (!cluster_type_clash_say(c, object_name(o),
+			    o->namelen, o->type, msg, sizeof(msg)))
+				snprintf(msg, sizeof(msg), "another request made "
+				    "'%s' another type in the cluster first",
+				    QUOTED_OBJ(o));
 			cluster_wait_abandon(c, cw);
-			wait_fail(m, w, PSYNC_ERR_TYPE_MISMATCH, "another "
-			    "request made this name another type in the cluster "
-			    "first");
+			wait_fail(m, w, PSYNC_ERR_TYPE_MISMATCH, msg);
 		} else if (g == -1) {
 			cluster_wait_abandon(c, cw);
 			wait_fail(m, w, PSYNC_ERR_UNAVAILABLE, "this request's "
